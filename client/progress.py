@@ -1,0 +1,57 @@
+"""Progress bars on the submitting machine: images decoded, then epochs trained."""
+
+import sys
+
+from tqdm import tqdm
+
+
+class JobProgress:
+    """Two bars in turn: ``decode`` (images) and ``train`` (epochs, loss, accuracy)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        interactive = self.stream.isatty()
+        self.bar_options = {
+            "file": self.stream,
+            "dynamic_ncols": True,
+            # Logs and CI get a line every few seconds, not a flood of updates.
+            "mininterval": 0.2 if interactive else 5.0,
+        }
+        self.decode_bar = None
+        self.train_bar = None
+
+    def decode(self, done: int, total: int) -> None:
+        if self.decode_bar is None:
+            self.decode_bar = tqdm(total=total, desc="decode", unit="img", **self.bar_options)
+        self.decode_bar.update(done - self.decode_bar.n)
+        if done >= total:
+            self.decode_bar.close()
+
+    def phase(self, state: str) -> None:
+        messages = {
+            "PENDING": "waiting for a gpu worker",
+            "STARTED": "gpu worker started",
+            "ASSEMBLING": "assembling shards",
+        }
+        if state in messages and self.train_bar is None:
+            print(f"train: {messages[state]}", file=self.stream, flush=True)
+
+    def epoch(self, progress: dict) -> None:
+        epochs = progress.get("epochs", 0)
+        if self.train_bar is None:
+            self.train_bar = tqdm(total=epochs, desc="train", unit="epoch", **self.bar_options)
+        done = progress.get("epoch", 0) + progress.get("fraction", 0.0)
+        self.train_bar.update(min(done, epochs) - self.train_bar.n)
+        self.train_bar.set_postfix(
+            {
+                name: f"{value:.4f}"
+                for name, value in progress.items()
+                if name in ("loss", "accuracy", "val_loss", "val_accuracy")
+            },
+            refresh=False,
+        )
+
+    def close(self) -> None:
+        for bar in (self.decode_bar, self.train_bar):
+            if bar is not None:
+                bar.close()

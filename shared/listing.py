@@ -1,0 +1,142 @@
+"""Find labelled images (``LABEL.N.jpg``) under a folder and cut them into shards.
+
+The label is the part of the file name before the first dot, as in Kaggle's
+Dogs vs. Cats ``train/`` folder. Labels are sorted by name, so the
+label-to-index map is the same on every machine.
+"""
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.decode import PREPROCESSING_VERSION
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+LABELLED_NAME = re.compile(r"^(?P<label>[^.]+)\.[^.]+\.(?:jpe?g|png)$", re.IGNORECASE)
+
+
+class DataError(ValueError):
+    """The data folder cannot make a job (missing, empty, a single label)."""
+
+
+@dataclass(frozen=True)
+class ListedFile:
+    relative_path: str
+    size_bytes: int
+    mtime_ns: int
+    label: str
+
+
+@dataclass
+class Listing:
+    root: Path
+    files: list[ListedFile] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({listed.label for listed in self.files})
+
+    @property
+    def total(self) -> int:
+        return len(self.files) + len(self.rejected)
+
+
+def label_of(relative_path: str) -> str | None:
+    """The label in a ``LABEL.N.EXT`` file name, or None if the name has none."""
+    match = LABELLED_NAME.match(os.path.basename(relative_path))
+    return match.group("label") if match else None
+
+
+def list_labelled_images(data_dir: str | os.PathLike) -> Listing:
+    """Every file under ``data_dir``: accepted when named ``LABEL.N.EXT``, else rejected."""
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        raise DataError(f"data folder not found: {root} (pass --data FOLDER)")
+    listing = Listing(root=root.resolve())
+    for relative_path in _walk_files(root):
+        reason = _name_problem(relative_path)
+        if reason is None:
+            try:
+                status = os.stat(root / relative_path)
+            except OSError as error:
+                reason = f"cannot read file: {error.strerror}"
+        if reason is not None:
+            listing.rejected.append({"path": relative_path, "reason": reason})
+            continue
+        listing.files.append(
+            ListedFile(
+                relative_path,
+                status.st_size,
+                status.st_mtime_ns,
+                label_of(relative_path),
+            )
+        )
+    return listing
+
+
+def require_trainable(listing: Listing) -> None:
+    """Raise DataError unless the listing holds images of at least two labels."""
+    if not listing.files:
+        raise DataError(
+            f"no images named LABEL.N.jpg, .jpeg or .png under {listing.root}"
+            f" ({len(listing.rejected)} other files)"
+        )
+    if len(listing.labels) < 2:
+        raise DataError(
+            f"found only the label {listing.labels[0]!r} under {listing.root};"
+            " training needs at least two labels (files named LABEL.N.jpg)"
+        )
+
+
+def _walk_files(root: Path) -> list[str]:
+    relative_paths = []
+    for folder, subfolders, names in os.walk(root):
+        # Hidden folders and files (.git, .DS_Store) are not data.
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in names:
+            if not name.startswith("."):
+                full_path = os.path.join(folder, name)
+                relative_paths.append(os.path.relpath(full_path, root))
+    return sorted(relative_paths)
+
+
+def _name_problem(relative_path: str) -> str | None:
+    name = os.path.basename(relative_path)
+    if not name.lower().endswith(IMAGE_EXTENSIONS):
+        return "not an image file (expected .jpg, .jpeg or .png)"
+    if LABELLED_NAME.match(name) is None:
+        return "name does not follow LABEL.N.EXT (e.g. cat.1.jpg)"
+    return None
+
+
+def plan_shards(listing: Listing, shard_size: int, image_size: int) -> list[dict]:
+    """Cut the accepted files into shard specs with content-addressed keys."""
+    if shard_size < 1:
+        raise ValueError(f"shard size must be at least 1, received {shard_size}")
+    shards = []
+    for start in range(0, len(listing.files), shard_size):
+        files = listing.files[start : start + shard_size]
+        shards.append(
+            {
+                "key": shard_key(files, image_size),
+                "index": len(shards),
+                "paths": [listed.relative_path for listed in files],
+                "image_size": image_size,
+            }
+        )
+    return shards
+
+
+def shard_key(files: list[ListedFile], image_size: int) -> str:
+    """Same files (path, size, mtime) at the same size and preprocessing: same key."""
+    identity = [
+        PREPROCESSING_VERSION,
+        image_size,
+        [[f.relative_path, f.size_bytes, f.mtime_ns] for f in files],
+    ]
+    digest = hashlib.sha256(json.dumps(identity).encode()).hexdigest()
+    return f"catdog:shard:{digest}"

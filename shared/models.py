@@ -1,0 +1,69 @@
+"""Model builders. Keras is imported inside the functions: the client and the
+CPU workers import this module's names without paying for TensorFlow."""
+
+OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adam")
+DEFAULT_LEARNING_RATES = {"sgd": 0.01, "rmsprop": 0.001, "adagrad": 0.01, "adam": 0.001}
+MODELS = ("mlp",)
+
+
+def make_model(model_name: str, input_shape: tuple, num_classes: int):
+    if model_name == "mlp":
+        return make_mlp(input_shape, num_classes)
+    raise ValueError(f"unknown model {model_name!r}; choose one of {', '.join(MODELS)}")
+
+
+def make_mlp(input_shape: tuple, num_classes: int):
+    """The tutorial's MLP: flattened pixels -> 768 -> 384 -> classes.
+
+    Input is raw uint8 pixels of shape ``input_shape`` (S, S, 3); the scaling
+    to [0, 1] the tutorial forgot lives inside the model, so a saved model
+    needs no preprocessing beyond the resize.
+    """
+    import keras
+    from keras import layers
+
+    if num_classes < 2:
+        raise ValueError(f"a classifier needs at least 2 classes, received {num_classes}")
+    initializer = "random_uniform"
+    inputs = keras.Input(shape=input_shape, dtype="uint8", name="pixels")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(768, activation="relu", kernel_initializer=initializer, name="dense_768")(x)
+    x = layers.Dense(384, activation="relu", kernel_initializer=initializer, name="dense_384")(x)
+    outputs = layers.Dense(
+        num_classes,
+        activation="softmax",
+        kernel_initializer=initializer,
+        name="probabilities",
+    )(x)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+def make_optimizer(name: str, learning_rate: float | None = None):
+    """A fresh optimizer of the named kind: never one left over from another run."""
+    import keras
+
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if learning_rate is None:
+        learning_rate = DEFAULT_LEARNING_RATES[name]
+    if learning_rate <= 0:
+        raise ValueError(f"learning rate must be positive, received {learning_rate}")
+    classes = {
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+        "adagrad": keras.optimizers.Adagrad,
+        "adam": keras.optimizers.Adam,
+    }
+    return classes[name](learning_rate=learning_rate)
+
+
+def compile_model(model, optimizer, num_classes: int) -> None:
+    """Binary cross-entropy on one-hot targets for two labels (as the tutorial),
+    categorical cross-entropy for more."""
+    import keras
+
+    loss = "binary_crossentropy" if num_classes == 2 else "categorical_crossentropy"
+    # Explicit, so Keras does not pick binary accuracy for the binary loss.
+    metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)

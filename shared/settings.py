@@ -1,0 +1,71 @@
+"""Small readers of environment variables: the one home for runtime settings.
+
+``celeryconfig.py`` turns these into Celery settings; workers and the client
+read the rest (shard store, time-to-live values) from here.
+"""
+
+import os
+from pathlib import Path
+
+DEFAULT_SHARD_TTL_DAYS = 7.0
+DEFAULT_ARTIFACT_TTL_HOURS = 24.0
+# Redis re-delivers an unacknowledged task after this long: it must outlast
+# the longest training run, or a second worker would start the same job.
+DEFAULT_VISIBILITY_TIMEOUT_HOURS = 12.0
+
+
+def _float_from_env(name: str, default: float) -> float:
+    raw_value = os.environ.get(name)
+    if raw_value in (None, ""):
+        return default
+    try:
+        value = float(raw_value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, received {raw_value!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, received {raw_value!r}")
+    return value
+
+
+def broker_url() -> str | None:
+    """The Redis URL of the Celery broker, or None when none is configured."""
+    return os.environ.get("CELERY_BROKER_URL") or None
+
+
+def result_backend_url() -> str | None:
+    return os.environ.get("CELERY_RESULT_BACKEND") or broker_url()
+
+
+def store_url() -> str | None:
+    """Where shards and artifacts live; the result backend's Redis by default."""
+    return os.environ.get("CATDOG_STORE_URL") or result_backend_url()
+
+
+def shard_ttl_seconds() -> int:
+    return int(_float_from_env("CATDOG_SHARD_TTL_DAYS", DEFAULT_SHARD_TTL_DAYS) * 86400)
+
+
+def artifact_ttl_seconds() -> int:
+    hours = _float_from_env("CATDOG_ARTIFACT_TTL_HOURS", DEFAULT_ARTIFACT_TTL_HOURS)
+    return int(hours * 3600)
+
+
+def visibility_timeout_seconds() -> int:
+    hours = _float_from_env("CATDOG_VISIBILITY_TIMEOUT_HOURS", DEFAULT_VISIBILITY_TIMEOUT_HOURS)
+    return int(hours * 3600)
+
+
+def max_image_pixels() -> int:
+    """Images with more pixels than this are rejected as decompression bombs."""
+    # Pillow's own default limit (about 89 megapixels).
+    return int(_float_from_env("CATDOG_MAX_IMAGE_PIXELS", 89_478_485))
+
+
+def default_cache_dir() -> Path:
+    """Where the embedded Redis keeps its shard cache between local runs."""
+    from_env = os.environ.get("CATDOG_CACHE_DIR")
+    if from_env:
+        return Path(from_env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("catdog-queue"))

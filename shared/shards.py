@@ -1,0 +1,131 @@
+"""Shards and artifacts in Redis: the only way pixels and models travel.
+
+A shard is one Redis string: a magic tag, a little-endian uint32 header
+length, a JSON header (dtype, shape, the decoded paths in order, the rejected
+files with reasons) and then the raw array bytes. No pickle anywhere: the
+array comes back with ``np.frombuffer`` and the header says its shape.
+"""
+
+import json
+import struct
+
+import numpy as np
+
+SHARD_MAGIC = b"CDQSHRD1"
+_LENGTH = struct.Struct("<I")
+
+
+class ShardMissing(KeyError):
+    """Shards were expected in Redis but are gone (expired, evicted, flushed)."""
+
+
+def encode_shard(pixels: np.ndarray, paths: list[str], rejected: list[dict]) -> bytes:
+    if pixels.dtype != np.uint8 or pixels.ndim != 4 or len(pixels) != len(paths):
+        raise ValueError(
+            "a shard holds uint8 pixels (N, S, S, C) with one path per image,"
+            f" received {pixels.dtype} {pixels.shape} with {len(paths)} paths"
+        )
+    header = {
+        "dtype": "uint8",
+        "shape": list(pixels.shape),
+        "paths": paths,
+        "rejected": rejected,
+    }
+    header_bytes = json.dumps(header).encode()
+    return b"".join([SHARD_MAGIC, _LENGTH.pack(len(header_bytes)), header_bytes, pixels.tobytes()])
+
+
+def decode_shard(blob: bytes) -> tuple[dict, np.ndarray]:
+    """Header and a read-only array view of a blob made by ``encode_shard``."""
+    if not blob.startswith(SHARD_MAGIC):
+        raise ValueError("not a shard: the blob does not start with the shard tag")
+    start = len(SHARD_MAGIC)
+    (header_length,) = _LENGTH.unpack_from(blob, start)
+    start += _LENGTH.size
+    header = json.loads(blob[start : start + header_length])
+    pixels = np.frombuffer(
+        blob, dtype=np.dtype(header["dtype"]), offset=start + header_length
+    ).reshape(header["shape"])
+    return header, pixels
+
+
+class ShardStore:
+    """Shards and job artifacts over one Redis connection."""
+
+    def __init__(self, redis_client, shard_ttl_seconds: int, artifact_ttl_seconds: int):
+        self.redis = redis_client
+        self.shard_ttl_seconds = shard_ttl_seconds
+        self.artifact_ttl_seconds = artifact_ttl_seconds
+
+    def touch(self, key: str) -> bool:
+        """True if the shard exists; its time-to-live starts again (reuse)."""
+        # EXPIRE answers 1 only for an existing key: existence and refresh in one call.
+        return bool(self.redis.expire(key, self.shard_ttl_seconds))
+
+    def put(self, key: str, blob: bytes) -> None:
+        # Content-addressed: two workers writing the same key write the same bytes.
+        self.redis.set(key, blob, ex=self.shard_ttl_seconds)
+
+    def get_header(self, key: str) -> tuple[dict, int]:
+        """The shard's header and its size in bytes."""
+        blob = self.redis.get(key)
+        if blob is None:
+            raise ShardMissing(key)
+        return decode_shard(blob)[0], len(blob)
+
+    def get_many(self, keys: list[str]) -> list[bytes]:
+        """All blobs in one round trip; ShardMissing names the keys that are gone."""
+        pipeline = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipeline.get(key)
+            pipeline.expire(key, self.shard_ttl_seconds)
+        replies = pipeline.execute()
+        blobs = replies[0::2]
+        missing = [key for key, blob in zip(keys, blobs) if blob is None]
+        if missing:
+            raise ShardMissing(missing)
+        return blobs
+
+    def put_artifact(self, job_id: str, name: str, data: bytes) -> str:
+        key = f"catdog:job:{job_id}:artifact:{name}"
+        self.redis.set(key, data, ex=self.artifact_ttl_seconds)
+        return key
+
+    def get_artifact(self, key: str) -> bytes:
+        data = self.redis.get(key)
+        if data is None:
+            raise KeyError(f"artifact {key} is gone from Redis (expired?)")
+        return data
+
+
+def assemble(blobs: list[bytes]) -> tuple[np.ndarray, list[str], list[dict]]:
+    """One (N, S, S, 3) array from many shard blobs, copying each pixel once."""
+    decoded = [decode_shard(blob) for blob in blobs]
+    total = sum(len(pixels) for _, pixels in decoded)
+    image_shape = next((pixels.shape[1:] for _, pixels in decoded if len(pixels)), None)
+    if image_shape is None:
+        raise ValueError("every image was rejected: there is nothing to train on")
+    combined = np.empty((total, *image_shape), dtype=np.uint8)
+    paths, rejected, offset = [], [], 0
+    for header, pixels in decoded:
+        combined[offset : offset + len(pixels)] = pixels
+        offset += len(pixels)
+        paths.extend(header["paths"])
+        rejected.extend(header["rejected"])
+    return combined, paths, rejected
+
+
+def connect_store(url: str | None = None):
+    """A ShardStore for the configured Redis (``CATDOG_STORE_URL`` or the backend)."""
+    import redis
+
+    from shared import settings
+
+    url = url or settings.store_url()
+    if not url:
+        raise RuntimeError("no Redis configured: set CELERY_BROKER_URL or CATDOG_STORE_URL")
+    return ShardStore(
+        redis.Redis.from_url(url, socket_connect_timeout=10, health_check_interval=30),
+        settings.shard_ttl_seconds(),
+        settings.artifact_ttl_seconds(),
+    )

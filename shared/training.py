@@ -1,0 +1,141 @@
+"""Split, train, evaluate and save: the GPU worker's pure work.
+
+This module imports Keras (and so TensorFlow) at import time; only the GPU
+worker imports it.
+"""
+
+import os
+import time
+
+import keras
+import numpy as np
+
+from shared.devices import describe_device
+from shared.listing import label_of
+from shared.models import compile_model, make_model, make_optimizer
+from shared.split import stratified_split
+
+PROGRESS_INTERVAL_S = 1.0
+
+
+def label_indices_for(paths: list[str], labels: list[str]) -> np.ndarray:
+    index_of = {label: index for index, label in enumerate(labels)}
+    try:
+        return np.array([index_of[label_of(path)] for path in paths], dtype=np.int64)
+    except KeyError as error:
+        raise ValueError(f"an image has a label outside {labels}: {error}") from None
+
+
+def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=None) -> dict:
+    """Train ``options["model"]`` on a disjoint split and save it under ``output_dir``.
+
+    Returns the metrics (split sizes, history, held-out loss and accuracy,
+    confusion matrix, timings); ``model.keras`` and ``model.h5`` are written
+    to ``output_dir``. ``on_progress(dict)`` hears about batches and epochs.
+    """
+    label_indices = label_indices_for(paths, labels)
+    train_indices, test_indices = stratified_split(
+        paths, label_indices, options["test_size"], options["seed"]
+    )
+    targets = keras.utils.to_categorical(label_indices, len(labels))
+    x_train, y_train = pixels[train_indices], targets[train_indices]
+    x_test, y_test = pixels[test_indices], targets[test_indices]
+
+    keras.utils.set_random_seed(options["seed"])
+    model = make_model(options["model"], pixels.shape[1:], len(labels))
+    optimizer = make_optimizer(options["optimizer"], options.get("learning_rate"))
+    compile_model(model, optimizer, len(labels))
+
+    started = time.perf_counter()
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=options["epochs"],
+        batch_size=options["batch_size"],
+        validation_data=(x_test, y_test),
+        callbacks=[_ProgressCallback(options["epochs"], on_progress)],
+        verbose=0,
+    )
+    train_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    metrics = _evaluate(model, x_train, y_train, x_test, y_test, options["batch_size"])
+    evaluate_seconds = time.perf_counter() - started
+
+    model.save(os.path.join(output_dir, "model.keras"))
+    model.save(os.path.join(output_dir, "model.h5"))
+    metrics.update(
+        {
+            "train_images": len(train_indices),
+            "test_images": len(test_indices),
+            "history": _history_per_epoch(history.history),
+            "device": describe_device(),
+            "timings": {"train_s": train_seconds, "evaluate_s": evaluate_seconds},
+        }
+    )
+    return metrics
+
+
+def _evaluate(model, x_train, y_train, x_test, y_test, batch_size) -> dict:
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0)
+    _, train_accuracy = model.evaluate(x_train, y_train, batch_size=batch_size, verbose=0)
+    predicted = model.predict(x_test, batch_size=batch_size, verbose=0).argmax(axis=1)
+    return {
+        "test_loss": float(test_loss),
+        "test_accuracy": float(test_accuracy),
+        "train_accuracy": float(train_accuracy),
+        "confusion_matrix": confusion_matrix(y_test.argmax(axis=1), predicted, y_test.shape[1]),
+    }
+
+
+def confusion_matrix(true_indices, predicted_indices, num_classes: int) -> list[list[int]]:
+    """Rows are true labels, columns predicted labels (sorted label order)."""
+    counts = np.bincount(
+        np.asarray(true_indices) * num_classes + np.asarray(predicted_indices),
+        minlength=num_classes * num_classes,
+    )
+    return counts.reshape(num_classes, num_classes).tolist()
+
+
+def _history_per_epoch(history: dict) -> list[dict]:
+    epochs = len(next(iter(history.values()), []))
+    return [
+        {name: float(values[epoch]) for name, values in history.items()} for epoch in range(epochs)
+    ]
+
+
+class _ProgressCallback(keras.callbacks.Callback):
+    """Reports each epoch, and batches at most once a second, to ``on_progress``."""
+
+    def __init__(self, epochs: int, on_progress):
+        super().__init__()
+        self.epochs = epochs
+        self.on_progress = on_progress
+        self.epoch = 0
+        self.last_report = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        if self.on_progress is None or now - self.last_report < PROGRESS_INTERVAL_S:
+            return
+        self.last_report = now
+        steps = self.params.get("steps") or 0
+        self.on_progress(
+            {
+                "epoch": self.epoch,
+                "epochs": self.epochs,
+                "fraction": (batch + 1) / max(steps, 1),
+            }
+            | _floats(logs)
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.on_progress is not None:
+            self.on_progress({"epoch": epoch + 1, "epochs": self.epochs} | _floats(logs))
+
+
+def _floats(logs) -> dict:
+    return {name: float(value) for name, value in (logs or {}).items()}

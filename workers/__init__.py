@@ -1,0 +1,1 @@
+"""Celery task modules: ``workers.cpu`` (decode) and ``workers.gpu`` (train)."""

@@ -1,0 +1,41 @@
+"""Tasks for the ``cpu`` queue: decode image files into shards in Redis."""
+
+import logging
+import time
+
+from shared import settings
+from shared.shard_builder import build_shard
+from shared.shards import connect_store
+from workers.app import app
+
+logger = logging.getLogger(__name__)
+_store = None
+
+
+def store():
+    """One Redis connection per worker process, made after the fork."""
+    global _store
+    if _store is None:
+        _store = connect_store()
+    return _store
+
+
+@app.task(name="catdog.decode_shard", bind=True)
+def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
+    """Decode one shard's files (or reuse the cached shard); return counts, not pixels."""
+    started = time.perf_counter()
+
+    def report(done, total):
+        self.update_state(state="DECODING", meta={"done": done, "total": total})
+
+    summary = build_shard(shard, data_root, store(), settings.max_image_pixels(), report)
+    logger.info(
+        "job %s shard %d: %d images, %d rejected, %s in %.2fs",
+        job_id,
+        shard["index"],
+        summary["used"],
+        len(summary["rejected"]),
+        "reused" if summary["reused"] else "decoded",
+        time.perf_counter() - started,
+    )
+    return summary
