@@ -1,22 +1,25 @@
 """Reach the Redis behind a broker URL, or say clearly why not."""
 
-from urllib.parse import urlsplit, urlunsplit
-
 
 class BrokerUnreachable(RuntimeError):
     """The configured Redis did not answer; the message names it (without password)."""
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print or log."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL with any password replaced by ``***``, safe to print or log.
+
+    Works on the text alone, so a malformed port or an IPv6 host survives as
+    written instead of raising or losing its brackets.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}{slash}{path}"
 
 
 def check_reachable(url: str, timeout_seconds: float = 5.0) -> None:
@@ -27,9 +30,12 @@ def check_reachable(url: str, timeout_seconds: float = 5.0) -> None:
             f"unsupported broker URL {redact(url)}: expected redis://[:password@]host:port/db"
             " or rediss:// for TLS"
         )
-    client = redis.Redis.from_url(
-        url, socket_connect_timeout=timeout_seconds, socket_timeout=timeout_seconds
-    )
+    try:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout_seconds, socket_timeout=timeout_seconds
+        )
+    except ValueError as error:
+        raise BrokerUnreachable(f"invalid broker URL {redact(url)}: {error}") from None
     try:
         client.ping()
     except redis.AuthenticationError:

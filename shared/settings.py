@@ -4,6 +4,7 @@
 read the rest (shard store, time-to-live values) from here.
 """
 
+import math
 import os
 from pathlib import Path
 
@@ -22,9 +23,17 @@ def _float_from_env(name: str, default: float) -> float:
         value = float(raw_value)
     except ValueError:
         raise ValueError(f"{name} must be a number, received {raw_value!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, received {raw_value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, received {raw_value!r}")
     return value
+
+
+def _whole_number_from_env(name: str, default: float, scale: float = 1.0) -> int:
+    """A positive setting times ``scale``, as a whole number of at least 1."""
+    whole = int(_float_from_env(name, default) * scale)
+    if whole < 1:
+        raise ValueError(f"{name} is too small: it must come to at least 1 after scaling")
+    return whole
 
 
 def broker_url() -> str | None:
@@ -42,12 +51,11 @@ def store_url() -> str | None:
 
 
 def shard_ttl_seconds() -> int:
-    return int(_float_from_env("CATDOG_SHARD_TTL_DAYS", DEFAULT_SHARD_TTL_DAYS) * 86400)
+    return _whole_number_from_env("CATDOG_SHARD_TTL_DAYS", DEFAULT_SHARD_TTL_DAYS, 86400)
 
 
 def artifact_ttl_seconds() -> int:
-    hours = _float_from_env("CATDOG_ARTIFACT_TTL_HOURS", DEFAULT_ARTIFACT_TTL_HOURS)
-    return int(hours * 3600)
+    return _whole_number_from_env("CATDOG_ARTIFACT_TTL_HOURS", DEFAULT_ARTIFACT_TTL_HOURS, 3600)
 
 
 def visibility_timeout_seconds() -> int:
@@ -58,7 +66,7 @@ def visibility_timeout_seconds() -> int:
 def max_image_pixels() -> int:
     """Images with more pixels than this are rejected as decompression bombs."""
     # Pillow's own default limit (about 89 megapixels).
-    return int(_float_from_env("CATDOG_MAX_IMAGE_PIXELS", 89_478_485))
+    return _whole_number_from_env("CATDOG_MAX_IMAGE_PIXELS", 89_478_485)
 
 
 def default_cache_dir() -> Path:

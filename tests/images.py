@@ -1,0 +1,62 @@
+"""Small generated data sets for tests: separable images and broken files."""
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+COLOURS = {"cat": (200, 60, 60), "dog": (60, 60, 200)}
+
+
+def make_separable_images(folder: Path, per_label: int = 40, side: int = 24, seed: int = 0) -> None:
+    """``cat.N.jpg`` reddish, ``dog.N.png`` bluish, with noise: any model separates them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for label, colour in COLOURS.items():
+        extension = "jpg" if label == "cat" else "png"
+        for number in range(per_label):
+            noise = rng.normal(0, 35, (side, side, 3))
+            pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{label}.{number}.{extension}")
+
+
+def png_bomb_bytes(width: int = 30000, height: int = 30000) -> bytes:
+    """A tiny PNG whose header claims a huge image (a decompression bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def add_broken_files(folder: Path, outside: Path) -> dict[str, str]:
+    """Write broken files next to good ones; returns {relative path: reason fragment}."""
+    good_jpeg = next(folder.glob("cat.*.jpg")).read_bytes()
+    (folder / "cat.900.jpg").write_bytes(good_jpeg[: len(good_jpeg) // 2])
+    (folder / "cat.901.jpg").write_bytes(b"")
+    (folder / "dog.902.jpg").write_bytes(os.urandom(2048))
+    (folder / "dog.903.jpg").write_text("this is not an image\n")
+    (folder / "dog.904.png").write_bytes(png_bomb_bytes())
+    (folder / "nolabel.jpg").write_bytes(good_jpeg)
+    outside.mkdir(parents=True, exist_ok=True)
+    (outside / "secret.jpg").write_bytes(good_jpeg)
+    (folder / "cat.905.jpg").symlink_to(outside / "secret.jpg")
+    return {
+        "cat.900.jpg": "cannot decode",
+        "cat.901.jpg": "empty file",
+        "dog.902.jpg": "not an image",
+        "dog.903.jpg": "not an image",
+        "dog.904.png": "decompression bomb",
+        "nolabel.jpg": "LABEL.N.EXT",
+        "cat.905.jpg": "outside the data folder",
+    }

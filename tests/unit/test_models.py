@@ -1,0 +1,258 @@
+"""Model builders, optimizers, compilation and a tiny end-to-end training run."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from shared.models import (
+    DEFAULT_LEARNING_RATES,
+    compile_model,
+    make_mlp,
+    make_model,
+    make_optimizer,
+)
+from shared.split import stratified_split
+from shared.training import confusion_matrix, label_indices_for, train_and_evaluate
+
+# TensorFlow tensors' __array__ predates NumPy 2's copy keyword: noise from Keras itself.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy")
+
+
+def dense_units(model) -> list[int]:
+    return [layer.units for layer in model.layers if isinstance(layer, layers.Dense)]
+
+
+# --- models -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return make_mlp((32, 32, 3), 2)
+
+
+def test_mlp_has_the_tutorial_layer_sizes(mlp):
+    assert dense_units(mlp) == [768, 384, 2]
+    flatten = next(layer for layer in mlp.layers if isinstance(layer, layers.Flatten))
+    assert tuple(flatten.output.shape) == (None, 3072)
+    assert tuple(mlp.output.shape) == (None, 2)
+    assert mlp.count_params() == (3072 * 768 + 768) + (768 * 384 + 384) + (384 * 2 + 2)
+
+
+def test_mlp_takes_raw_uint8_pixels_and_rescales_inside(mlp):
+    assert tuple(mlp.input.shape) == (None, 32, 32, 3)
+    assert mlp.input.dtype == "uint8"
+    (rescaling,) = [layer for layer in mlp.layers if isinstance(layer, layers.Rescaling)]
+    assert rescaling.scale == pytest.approx(1 / 255)
+    assert rescaling.offset == 0
+    scaled = rescaling(np.array([[0, 51, 255]], dtype=np.uint8))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(scaled), [[0.0, 0.2, 1.0]], rtol=1e-6)
+
+
+def test_mlp_outputs_probabilities(mlp):
+    batch = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+
+    probabilities = keras.ops.convert_to_numpy(mlp(batch))
+
+    assert probabilities.shape == (5, 2)
+    assert np.all(probabilities >= 0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_make_model_with_three_classes():
+    model = make_model("mlp", (4, 4, 3), 3)
+
+    assert dense_units(model) == [768, 384, 3]
+    probabilities = keras.ops.convert_to_numpy(model(np.zeros((2, 4, 4, 3), dtype=np.uint8)))
+    assert probabilities.shape == (2, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_unknown_model_is_rejected():
+    with pytest.raises(ValueError, match="unknown model 'cnn'"):
+        make_model("cnn", (4, 4, 3), 2)
+
+
+def test_a_single_class_is_rejected():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        make_mlp((4, 4, 3), 1)
+
+
+# --- optimizers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "learning_rate"),
+    [
+        ("sgd", keras.optimizers.SGD, 0.01),
+        ("rmsprop", keras.optimizers.RMSprop, 0.001),
+        ("adagrad", keras.optimizers.Adagrad, 0.01),
+        ("adam", keras.optimizers.Adam, 0.001),
+    ],
+)
+def test_optimizer_kind_and_default_learning_rate(name, kind, learning_rate):
+    optimizer = make_optimizer(name)
+
+    assert type(optimizer) is kind
+    assert float(optimizer.learning_rate) == pytest.approx(learning_rate, rel=1e-6)
+    assert DEFAULT_LEARNING_RATES[name] == learning_rate
+
+
+def test_adagrad_is_not_sgd():
+    optimizer = make_optimizer("adagrad")
+    assert isinstance(optimizer, keras.optimizers.Adagrad)
+    assert not isinstance(optimizer, keras.optimizers.SGD)
+
+
+def test_explicit_learning_rate_and_fresh_instances():
+    first = make_optimizer("sgd", 0.5)
+    second = make_optimizer("sgd", 0.5)
+    assert float(first.learning_rate) == pytest.approx(0.5)
+    assert first is not second
+
+
+def test_unknown_optimizer_is_rejected():
+    with pytest.raises(ValueError, match="unknown optimizer 'adamw'"):
+        make_optimizer("adamw")
+
+
+@pytest.mark.parametrize("learning_rate", [0, 0.0, -0.01])
+def test_non_positive_learning_rate_is_rejected(learning_rate):
+    with pytest.raises(ValueError, match="learning rate must be positive"):
+        make_optimizer("adam", learning_rate)
+
+
+@pytest.mark.parametrize(
+    ("num_classes", "loss"), [(2, "binary_crossentropy"), (3, "categorical_crossentropy")]
+)
+def test_compile_picks_the_loss_by_class_count(num_classes, loss):
+    model = make_mlp((2, 2, 3), num_classes)
+    optimizer = make_optimizer("sgd")
+
+    compile_model(model, optimizer, num_classes)
+
+    assert model.loss == loss
+    assert model.optimizer is optimizer
+
+
+# --- confusion matrix and labels --------------------------------------------------
+
+
+def test_confusion_matrix_on_a_known_example():
+    true = [0, 0, 1, 1, 1, 2, 2]
+    predicted = [0, 1, 1, 1, 0, 2, 0]
+    assert confusion_matrix(true, predicted, 3) == [[1, 1, 0], [1, 2, 0], [1, 0, 1]]
+
+
+def test_confusion_matrix_includes_classes_never_seen():
+    assert confusion_matrix(np.array([0, 0]), np.array([0, 0]), 2) == [[2, 0], [0, 0]]
+
+
+def test_label_indices_follow_the_sorted_label_list():
+    paths = ["dog.1.png", "sub/cat.2.png", "cat.1.jpg"]
+    np.testing.assert_array_equal(label_indices_for(paths, ["cat", "dog"]), [1, 0, 0])
+    with pytest.raises(ValueError, match="label outside"):
+        label_indices_for(["fox.1.png"], ["cat", "dog"])
+
+
+# --- train_and_evaluate -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny training run shared by the tests below (40 images of 8x8)."""
+    output_dir = tmp_path_factory.mktemp("trained")
+    rng = np.random.default_rng(0)
+    paths, pixels = [], []
+    for number in range(20):
+        for label, colour in (("cat", (200, 40, 40)), ("dog", (40, 40, 200))):
+            paths.append(f"{label}.{number}.png")
+            noise = rng.integers(-20, 21, (8, 8, 3))
+            pixels.append(np.clip(np.array(colour) + noise, 0, 255))
+    pixels = np.array(pixels, dtype=np.uint8)
+    options = {
+        "model": "mlp",
+        "optimizer": "adam",
+        "epochs": 2,
+        "batch_size": 8,
+        "test_size": 0.25,
+        "seed": 0,
+    }
+    progress = []
+    metrics = train_and_evaluate(
+        pixels, paths, ["cat", "dog"], options, str(output_dir), progress.append
+    )
+    return {
+        "metrics": metrics,
+        "progress": progress,
+        "output_dir": output_dir,
+        "pixels": pixels,
+        "paths": paths,
+        "options": options,
+    }
+
+
+def test_training_writes_both_model_files(trained):
+    for name in ("model.keras", "model.h5"):
+        path = trained["output_dir"] / name
+        assert path.is_file()
+        assert path.stat().st_size > 10_000
+
+
+def test_training_metrics(trained):
+    metrics = trained["metrics"]
+
+    assert metrics["train_images"] + metrics["test_images"] == 40
+    assert metrics["test_images"] == 10  # 5 of each label at test_size 0.25
+    matrix = np.array(metrics["confusion_matrix"])
+    assert matrix.shape == (2, 2)
+    assert matrix.sum() == metrics["test_images"]
+    assert list(matrix.sum(axis=1)) == [5, 5]
+    for name in ("test_accuracy", "train_accuracy"):
+        assert 0.0 <= metrics[name] <= 1.0
+    assert metrics["test_accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum(), abs=1e-6)
+    assert np.isfinite(metrics["test_loss"])
+    assert metrics["device"].startswith(("CPU", "GPU"))
+    assert metrics["timings"]["train_s"] > 0
+    assert metrics["timings"]["evaluate_s"] > 0
+
+
+def test_training_history_has_one_entry_per_epoch(trained):
+    history = trained["metrics"]["history"]
+
+    assert len(history) == 2
+    for epoch in history:
+        assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epoch)
+        assert all(isinstance(value, float) for value in epoch.values())
+
+
+def test_training_reports_progress_up_to_the_last_epoch(trained):
+    progress = trained["progress"]
+    epoch_ends = [event for event in progress if "fraction" not in event]
+
+    assert [event["epoch"] for event in epoch_ends] == [1, 2]
+    assert progress[-1]["epoch"] == 2
+    assert progress[-1]["epochs"] == 2
+    assert "loss" in progress[-1] and "val_accuracy" in progress[-1]
+
+
+def test_saved_model_reloads_and_predicts_the_same(trained):
+    pixels, paths, options = trained["pixels"], trained["paths"], trained["options"]
+    labels = label_indices_for(paths, ["cat", "dog"])
+    _, test = stratified_split(paths, labels, options["test_size"], options["seed"])
+
+    reloaded = keras.saving.load_model(trained["output_dir"] / "model.keras")
+    legacy = keras.saving.load_model(trained["output_dir"] / "model.h5", compile=False)
+    probabilities = reloaded.predict(pixels, verbose=0)
+
+    assert reloaded.input.dtype == "uint8"
+    assert probabilities.shape == (40, 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(legacy.predict(pixels, verbose=0), probabilities, atol=1e-6)
+    # The reloaded model reproduces the held-out confusion matrix from training.
+    predicted = probabilities[test].argmax(axis=1)
+    assert confusion_matrix(labels[test], predicted, 2) == trained["metrics"]["confusion_matrix"]
+    test_loss = reloaded.evaluate(
+        pixels[test], keras.utils.to_categorical(labels[test], 2), verbose=0
+    )[0]
+    assert test_loss == pytest.approx(trained["metrics"]["test_loss"], rel=1e-4)

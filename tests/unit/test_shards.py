@@ -1,0 +1,359 @@
+"""Shard blobs, the shard store and build_shard, against an in-memory fake Redis."""
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from shared.listing import list_labelled_images, plan_shards
+from shared.shard_builder import build_shard
+from shared.shards import (
+    SHARD_MAGIC,
+    ShardMissing,
+    ShardStore,
+    assemble,
+    decode_shard,
+    encode_shard,
+)
+
+LIMIT = 89_478_485
+
+
+class FakeRedis:
+    """The few redis-py calls ShardStore makes, over a dict (no server, no mock)."""
+
+    def __init__(self):
+        self.values = {}
+        self.ttls = {}
+        self.calls = []
+
+    def get(self, key):
+        self.calls.append(("get", key))
+        return self.values.get(key)
+
+    def set(self, key, value, ex=None):
+        self.calls.append(("set", key))
+        assert isinstance(value, bytes)
+        self.values[key] = value
+        self.ttls[key] = ex
+        return True
+
+    def expire(self, key, seconds):
+        self.calls.append(("expire", key))
+        if key not in self.values:
+            return False
+        self.ttls[key] = seconds
+        return True
+
+    def pipeline(self, transaction=True):
+        return FakePipeline(self, transaction)
+
+    def forget(self, key):
+        """What an eviction or expiry does."""
+        del self.values[key]
+        del self.ttls[key]
+
+
+class FakePipeline:
+    def __init__(self, redis, transaction):
+        self.redis = redis
+        self.transaction = transaction
+        self.queued = []
+
+    def get(self, key):
+        self.queued.append(("get", key))
+        return self
+
+    def expire(self, key, seconds):
+        self.queued.append(("expire", key, seconds))
+        return self
+
+    def execute(self):
+        self.redis.calls.append(("execute", len(self.queued)))
+        replies = [getattr(self.redis, name)(*args) for name, *args in self.queued]
+        self.queued = []
+        return replies
+
+
+def pixels_of(count: int, size: int = 4, start: int = 0) -> np.ndarray:
+    values = np.arange(start, start + count * size * size * 3) % 256
+    return values.astype(np.uint8).reshape(count, size, size, 3)
+
+
+# --- encode_shard / decode_shard --------------------------------------------------
+
+
+def test_round_trip_keeps_header_and_pixels():
+    pixels = pixels_of(3, size=5)
+    paths = ["cat.1.jpg", "sub/dog.2.jpg", "chat_é.3.png"]
+    rejected = [{"path": "dog.9.jpg", "reason": "not an image Pillow can read"}]
+
+    header, decoded = decode_shard(encode_shard(pixels, paths, rejected))
+
+    assert header["paths"] == paths
+    assert header["rejected"] == rejected
+    assert header["shape"] == [3, 5, 5, 3]
+    assert header["dtype"] == "uint8"
+    assert decoded.dtype == np.uint8
+    assert decoded.shape == (3, 5, 5, 3)
+    np.testing.assert_array_equal(decoded, pixels)
+
+
+def test_blob_layout_is_tag_length_json_and_raw_bytes():
+    pixels = pixels_of(2)
+    blob = encode_shard(pixels, ["a.1.jpg", "b.1.jpg"], [])
+
+    assert blob.startswith(SHARD_MAGIC)
+    (header_length,) = struct.unpack_from("<I", blob, len(SHARD_MAGIC))
+    header_start = len(SHARD_MAGIC) + 4
+    header = json.loads(blob[header_start : header_start + header_length])
+    assert header["paths"] == ["a.1.jpg", "b.1.jpg"]
+    # No pickle: after the JSON header come exactly the raw array bytes.
+    assert blob[header_start + header_length :] == pixels.tobytes()
+    assert len(blob) == header_start + header_length + pixels.nbytes
+
+
+def test_decoded_pixels_are_a_read_only_view():
+    _, decoded = decode_shard(encode_shard(pixels_of(1), ["a.1.jpg"], []))
+    assert not decoded.flags.writeable
+
+
+def test_non_contiguous_pixels_round_trip():
+    pixels = pixels_of(4)[::2]
+    _, decoded = decode_shard(encode_shard(pixels, ["a.1.jpg", "b.1.jpg"], []))
+    np.testing.assert_array_equal(decoded, pixels)
+
+
+def test_empty_shard_round_trips():
+    rejected = [{"path": "cat.1.jpg", "reason": "empty file (0 bytes)"}]
+    blob = encode_shard(np.empty((0, 8, 8, 3), dtype=np.uint8), [], rejected)
+
+    header, decoded = decode_shard(blob)
+
+    assert decoded.shape == (0, 8, 8, 3)
+    assert decoded.dtype == np.uint8
+    assert header["paths"] == []
+    assert header["rejected"] == rejected
+
+
+@pytest.mark.parametrize(
+    ("pixels", "paths"),
+    [
+        (pixels_of(2).astype(np.float32), ["a", "b"]),
+        (pixels_of(2).astype(np.uint16), ["a", "b"]),
+        (pixels_of(2)[0], ["a"]),  # 3-D: one image without the batch axis
+        (pixels_of(2).reshape(2, -1), ["a", "b"]),
+        (pixels_of(2), ["a"]),  # one path for two images
+        (pixels_of(2), ["a", "b", "c"]),
+    ],
+)
+def test_encode_rejects_wrong_dtype_shape_or_path_count(pixels, paths):
+    with pytest.raises(ValueError, match="uint8 pixels"):
+        encode_shard(pixels, paths, [])
+
+
+def test_decode_rejects_a_blob_without_the_tag():
+    with pytest.raises(ValueError, match="not a shard"):
+        decode_shard(b"\x80\x04\x95 something pickled")
+
+
+# --- assemble ---------------------------------------------------------------------
+
+
+def test_assemble_keeps_order_and_copies_every_pixel():
+    first, second, third = pixels_of(2, start=0), pixels_of(3, start=7), pixels_of(1, start=99)
+    blobs = [
+        encode_shard(first, ["a.1.jpg", "a.2.jpg"], [{"path": "a.3.jpg", "reason": "r1"}]),
+        encode_shard(np.empty((0, 4, 4, 3), np.uint8), [], [{"path": "b.1.jpg", "reason": "r2"}]),
+        encode_shard(second, ["c.1.jpg", "c.2.jpg", "c.3.jpg"], []),
+        encode_shard(third, ["d.1.jpg"], [{"path": "d.2.jpg", "reason": "r3"}]),
+    ]
+
+    combined, paths, rejected = assemble(blobs)
+
+    np.testing.assert_array_equal(combined, np.concatenate([first, second, third]))
+    assert combined.dtype == np.uint8
+    assert combined.flags.writeable  # a copy, not a view of one blob
+    assert paths == ["a.1.jpg", "a.2.jpg", "c.1.jpg", "c.2.jpg", "c.3.jpg", "d.1.jpg"]
+    assert [entry["path"] for entry in rejected] == ["a.3.jpg", "b.1.jpg", "d.2.jpg"]
+
+
+def test_assemble_starting_with_an_empty_shard():
+    pixels = pixels_of(2, size=3)
+    blobs = [
+        encode_shard(np.empty((0, 3, 3, 3), np.uint8), [], []),
+        encode_shard(pixels, ["a.1.jpg", "a.2.jpg"], []),
+    ]
+
+    combined, paths, _ = assemble(blobs)
+
+    assert combined.shape == (2, 3, 3, 3)
+    np.testing.assert_array_equal(combined, pixels)
+    assert paths == ["a.1.jpg", "a.2.jpg"]
+
+
+def test_assemble_of_only_empty_shards_raises():
+    blobs = [encode_shard(np.empty((0, 4, 4, 3), np.uint8), [], []) for _ in range(3)]
+    with pytest.raises(ValueError, match="every image was rejected"):
+        assemble(blobs)
+
+
+def test_assemble_of_nothing_raises():
+    with pytest.raises(ValueError, match="every image was rejected"):
+        assemble([])
+
+
+# --- ShardStore -------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis():
+    return FakeRedis()
+
+
+@pytest.fixture
+def store(redis):
+    return ShardStore(redis, shard_ttl_seconds=600, artifact_ttl_seconds=60)
+
+
+def test_put_sets_the_shard_ttl_and_touch_refreshes_it(store, redis):
+    assert store.touch("catdog:shard:a") is False
+    store.put("catdog:shard:a", b"blob")
+    assert redis.values["catdog:shard:a"] == b"blob"
+    assert redis.ttls["catdog:shard:a"] == 600
+
+    redis.ttls["catdog:shard:a"] = 5  # time passes
+    assert store.touch("catdog:shard:a") is True
+    assert redis.ttls["catdog:shard:a"] == 600
+
+
+def test_get_header_returns_header_and_size(store):
+    blob = encode_shard(pixels_of(2), ["a.1.jpg", "b.1.jpg"], [{"path": "c", "reason": "r"}])
+    store.put("k", blob)
+
+    header, size = store.get_header("k")
+
+    assert header["paths"] == ["a.1.jpg", "b.1.jpg"]
+    assert header["rejected"] == [{"path": "c", "reason": "r"}]
+    assert size == len(blob)
+
+
+def test_get_header_of_a_missing_shard_raises(store):
+    with pytest.raises(ShardMissing):
+        store.get_header("gone")
+
+
+def test_get_many_returns_blobs_in_order_in_one_round_trip(store, redis):
+    for key in ("k1", "k2", "k3"):
+        store.put(key, key.encode() * 3)
+        redis.ttls[key] = 1
+    redis.calls.clear()
+
+    blobs = store.get_many(["k3", "k1", "k2"])
+
+    assert blobs == [b"k3k3k3", b"k1k1k1", b"k2k2k2"]
+    assert [call for call in redis.calls if call[0] == "execute"] == [("execute", 6)]
+    assert redis.ttls == {"k1": 600, "k2": 600, "k3": 600}
+
+
+def test_get_many_names_the_missing_keys(store, redis):
+    for key in ("k1", "k2", "k3", "k4"):
+        store.put(key, b"x")
+    redis.forget("k2")
+    redis.forget("k4")
+
+    with pytest.raises(ShardMissing) as raised:
+        store.get_many(["k1", "k2", "k3", "k4"])
+
+    assert raised.value.args[0] == ["k2", "k4"]
+    assert isinstance(raised.value, KeyError)
+
+
+def test_artifacts_round_trip_with_their_own_ttl(store, redis):
+    key = store.put_artifact("job-1", "model.keras", b"weights")
+
+    assert key == "catdog:job:job-1:artifact:model.keras"
+    assert redis.ttls[key] == 60
+    assert store.get_artifact(key) == b"weights"
+    redis.forget(key)
+    with pytest.raises(KeyError, match="gone"):
+        store.get_artifact(key)
+
+
+# --- build_shard ------------------------------------------------------------------
+
+
+@pytest.fixture
+def shard_spec(tmp_path, save_image):
+    root = tmp_path / "data"
+    for number, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
+        save_image(root / f"cat.{number}.png", np.full((10, 10, 3), colour, dtype=np.uint8))
+    (root / "dog.1.jpg").write_text("not a dog")
+    (spec,) = plan_shards(list_labelled_images(root), shard_size=10, image_size=4)
+    return root, spec
+
+
+def test_build_shard_decodes_then_reuses(shard_spec, store, redis):
+    root, spec = shard_spec
+    first_reports, second_reports = [], []
+
+    first = build_shard(spec, str(root), store, LIMIT, lambda *a: first_reports.append(a))
+
+    assert first["reused"] is False
+    assert first["key"] == spec["key"]
+    assert first["index"] == 0
+    assert first["images"] == 4
+    assert first["used"] == 3
+    assert [entry["path"] for entry in first["rejected"]] == ["dog.1.jpg"]
+    assert "not an image" in first["rejected"][0]["reason"]
+    assert first["bytes"] == len(redis.values[spec["key"]])
+    assert first_reports[-1] == (4, 4)
+    header, pixels = decode_shard(redis.values[spec["key"]])
+    assert header["paths"] == ["cat.0.png", "cat.1.png", "cat.2.png"]
+    assert np.all(pixels[0] == [255, 0, 0]) and np.all(pixels[2] == [0, 0, 255])
+    assert redis.ttls[spec["key"]] == 600
+
+    # The files are gone: only the cache can answer the second call.
+    for path in root.iterdir():
+        path.unlink()
+    second = build_shard(spec, str(root), store, LIMIT, lambda *a: second_reports.append(a))
+
+    assert second["reused"] is True
+    assert {k: v for k, v in second.items() if k != "reused"} == {
+        k: v for k, v in first.items() if k != "reused"
+    }
+    assert second_reports == [(4, 4)]
+
+
+def test_build_shard_without_report_callback(shard_spec, store):
+    root, spec = shard_spec
+    assert build_shard(spec, str(root), store, LIMIT)["used"] == 3
+    assert build_shard(spec, str(root), store, LIMIT)["reused"] is True
+
+
+def test_build_shard_decodes_again_when_the_shard_vanishes_after_touch(shard_spec):
+    class VanishingRedis(FakeRedis):
+        """EXPIRE says the key exists, then it expires before the GET."""
+
+        def expire(self, key, seconds):
+            existed = super().expire(key, seconds)
+            if existed:
+                self.forget(key)
+            return existed
+
+    root, spec = shard_spec
+    vanishing = VanishingRedis()
+    store = ShardStore(vanishing, 600, 60)
+    vanishing.values[spec["key"]] = b"stale"
+    vanishing.ttls[spec["key"]] = 1
+
+    summary = build_shard(spec, str(root), store, LIMIT)
+
+    assert summary["reused"] is False
+    assert summary["used"] == 3
+    assert decode_shard(vanishing.values[spec["key"]])[0]["paths"] == [
+        "cat.0.png",
+        "cat.1.png",
+        "cat.2.png",
+    ]
