@@ -49,6 +49,7 @@ task_send_sent_event = True
 task_routes = {
     "catdog.decode_shard": {"queue": "cpu"},
     "catdog.train": {"queue": "gpu"},
+    "catdog.predict": {"queue": "gpu"},
 }
 task_default_queue = "cpu"
 worker_hijack_root_logger = True

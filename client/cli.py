@@ -24,11 +24,15 @@ def fraction(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="submit.py",
-        description="Train and serve an image classifier on a Celery cluster.",
+        prog="submit.py", description="Train and serve an image classifier on a Celery cluster."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    train = commands.add_parser("train", help="decode a labelled folder, train, evaluate")
+    _add_train(commands.add_parser("train", help="decode a labelled folder, train, evaluate"))
+    _add_predict(commands.add_parser("predict", help="classify a folder with a trained model"))
+    return parser
+
+
+def _add_train(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--data", required=True, help="folder of LABEL.N.jpg images (Kaggle's train/)"
     )
@@ -41,29 +45,43 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=positive_int, default=32, help="pixels per side")
     train.add_argument("--seed", type=int, default=12345, help="fixes the split and the weights")
     train.add_argument("--test-size", type=fraction, default=0.25, help="held-out fraction")
-    train.add_argument(
-        "--shard-size", type=positive_int, default=1000, help="images per decode task"
-    )
     train.add_argument("--out", help="output folder (default runs/<job id>/)")
     train.add_argument(
-        "--broker",
-        help="Redis URL of a running cluster (else CELERY_BROKER_URL, else local)",
+        "--predict", metavar="DIR", help="then classify DIR (e.g. test1/) into OUT/predictions.csv"
     )
-    train.add_argument(
+    _add_cluster_options(train)
+
+
+def _add_predict(predict: argparse.ArgumentParser) -> None:
+    predict.add_argument("--model", required=True, help="model.keras or model.h5 from `train`")
+    predict.add_argument("--data", required=True, help="folder of images (Kaggle's test1/)")
+    predict.add_argument("--out", default="predictions.csv", help="CSV to write (id,label)")
+    predict.add_argument("--batch-size", type=positive_int, default=256)
+    _add_cluster_options(predict)
+
+
+def _add_cluster_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--shard-size", type=positive_int, default=1000, help="images per decode task"
+    )
+    command.add_argument(
+        "--broker", help="Redis URL of a running cluster (else CELERY_BROKER_URL, else local)"
+    )
+    command.add_argument(
         "--worker-data-dir",
         help="where workers find --data, if they mount it elsewhere (default: the same path)",
     )
-    train.add_argument(
+    command.add_argument(
         "--cache-dir", help="shard cache of the local cluster (default: user cache dir)"
     )
-    return parser
 
 
 def main(argv=None) -> int:
     from client.broker import BrokerUnreachable
     from client.local_cluster import ClusterError
-    from jobs.train import JobFailed
+    from jobs.waiting import JobFailed
     from shared.listing import DataError
+    from shared.model_metadata import ModelFileError
 
     args = build_parser().parse_args(argv)
     try:
@@ -71,7 +89,11 @@ def main(argv=None) -> int:
             from client.train_command import run_train
 
             return run_train(args)
-    except DataError as error:
+        if args.command == "predict":
+            from client.predict_command import run_predict
+
+            return run_predict(args)
+    except (DataError, ModelFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (BrokerUnreachable, ClusterError, JobFailed) as error:

@@ -37,6 +37,7 @@ def plot_history(history: list[dict], out_dir: Path, title: str) -> Path:
 
     matplotlib.use("Agg")  # files only: no display on workers or servers
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = range(1, len(history) + 1)
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -44,6 +45,7 @@ def plot_history(history: list[dict], out_dir: Path, title: str) -> Path:
         axis.plot(epochs, [row.get(metric) for row in history], label="train")
         axis.plot(epochs, [row.get(f"val_{metric}") for row in history], label="held-out")
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_ylabel(metric)
         axis.grid(alpha=0.3)
         axis.legend()

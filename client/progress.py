@@ -19,6 +19,7 @@ class JobProgress:
         }
         self.decode_bar = None
         self.train_bar = None
+        self.predict_bar = None
 
     def decode(self, done: int, total: int) -> None:
         if self.decode_bar is None:
@@ -33,13 +34,31 @@ class JobProgress:
             "STARTED": "gpu worker started",
             "ASSEMBLING": "assembling shards",
         }
-        if state in messages and self.train_bar is None:
-            print(f"train: {messages[state]}", file=self.stream, flush=True)
+        if state in messages and self.train_bar is None and self.predict_bar is None:
+            print(f"gpu: {messages[state]}", file=self.stream, flush=True)
+
+    def task_progress(self, state: str, info: dict) -> None:
+        """Progress published by a long task: ``TRAINING`` epochs, ``PREDICTING`` images."""
+        if state == "TRAINING":
+            self.epoch(info)
+        elif state == "PREDICTING":
+            self.predicted(info.get("done", 0), info.get("total", 0))
+
+    def predicted(self, done: int, total: int) -> None:
+        if self.predict_bar is None:
+            self.predict_bar = tqdm(total=total, desc="predict", unit="img", **self.bar_options)
+        self.predict_bar.update(done - self.predict_bar.n)
 
     def epoch(self, progress: dict) -> None:
         epochs = progress.get("epochs", 0)
         if self.train_bar is None:
-            self.train_bar = tqdm(total=epochs, desc="train", unit="epoch", **self.bar_options)
+            self.train_bar = tqdm(
+                total=epochs,
+                desc="train",
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| epoch {n:.1f}/{total}"
+                " [{elapsed}<{remaining}{postfix}]",
+                **self.bar_options,
+            )
         done = progress.get("epoch", 0) + progress.get("fraction", 0.0)
         self.train_bar.update(min(done, epochs) - self.train_bar.n)
         self.train_bar.set_postfix(
@@ -52,6 +71,6 @@ class JobProgress:
         )
 
     def close(self) -> None:
-        for bar in (self.decode_bar, self.train_bar):
+        for bar in (self.decode_bar, self.train_bar, self.predict_bar):
             if bar is not None:
                 bar.close()

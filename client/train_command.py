@@ -1,25 +1,28 @@
-"""``submit.py train``: list, decode on ``cpu`` workers, train on a ``gpu`` worker, collect."""
+"""``submit.py train``: list, decode on ``cpu`` workers, train on a ``gpu`` worker, collect.
 
-import os
-import secrets
+With ``--predict DIR`` the same job then classifies DIR with the new model.
+"""
+
 import sys
 import time
 from contextlib import ExitStack
-from datetime import datetime
 from pathlib import Path
 
 from client import collect
-from client.broker import check_reachable, redact
-from client.local_cluster import LocalCluster
+from client.predict_command import print_summary, save_predictions
 from client.progress import JobProgress
+from client.session import connect, new_job_id
+from jobs import predict as predict_job
 from jobs import train as train_job
-from shared import settings
-from shared.listing import list_labelled_images, plan_shards, require_trainable
+from jobs import waiting
+from shared.listing import (
+    DataError,
+    list_images,
+    list_labelled_images,
+    plan_shards,
+    require_trainable,
+)
 from shared.models import DEFAULT_LEARNING_RATES
-
-
-def new_job_id() -> str:
-    return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def run_train(args) -> int:
@@ -28,6 +31,7 @@ def run_train(args) -> int:
     listing = list_labelled_images(args.data)
     require_trainable(listing)
     shards = plan_shards(listing, args.shard_size, args.image_size)
+    predict_listing, predict_shards = _plan_predictions(args, first_index=len(shards))
     timings["list_s"] = time.perf_counter() - started
 
     job_id = new_job_id()
@@ -39,65 +43,84 @@ def run_train(args) -> int:
         file=sys.stderr,
     )
     with ExitStack() as stack:
-        check_health = _connect(args, job_id, out_dir, stack, timings)
-        from workers.app import app
-
-        app.conf.update(
-            broker_url=settings.broker_url(),
-            result_backend=settings.result_backend_url(),
-        )
-        from shared.shards import connect_store
-
-        store = connect_store()
-        stack.callback(train_job.release_results, app, job_id, shards)
+        session = connect(args, job_id, out_dir / "logs", stack, timings)
+        all_shards = shards + predict_shards
+        task_ids = [waiting.decode_task_id(job_id, shard["index"]) for shard in all_shards]
+        task_ids += [train_job.train_task_id(job_id), predict_job.predict_task_id(job_id)]
+        session.forget_on_exit(stack, task_ids)
         progress = JobProgress()
         stack.callback(progress.close)
-        data_root = args.worker_data_dir or str(listing.root)
 
         phase_started = time.perf_counter()
-        result = train_job.submit(app, job_id, data_root, shards, options)
-        summaries = train_job.wait_for_decode(app, job_id, shards, progress.decode, check_health)
+        predict_root = str(predict_listing.root) if predict_listing else None
+        train_job.build_canvas(
+            session.app,
+            job_id,
+            args.worker_data_dir or str(listing.root),
+            shards,
+            options,
+            predict_shards,
+            predict_root,
+        ).apply_async()
+        summaries = waiting.wait_for_decode(
+            session.app, job_id, all_shards, progress.decode, session.check_health
+        )[: len(shards)]
         timings["decode_s"] = time.perf_counter() - phase_started
-        outcome = train_job.wait_for_training(result, progress.phase, progress.epoch, check_health)
+        outcome = waiting.wait_for_task(
+            session.app.AsyncResult(train_job.train_task_id(job_id)),
+            "training",
+            progress.phase,
+            progress.task_progress,
+            session.check_health,
+        )
         progress.close()
-
         phase_started = time.perf_counter()
-        collect.save_artifacts(store, outcome["artifacts"], out_dir)
-        metrics = _metrics(job_id, options, listing, summaries, outcome["metrics"])
-        collect.plot_history(
-            metrics["history"],
-            out_dir,
-            f"{job_id}: {options['model']}, {options['optimizer']}",
+        metrics = _collect_training(
+            session.store, job_id, options, listing, summaries, outcome, out_dir
         )
         timings["collect_s"] = time.perf_counter() - phase_started
+        if predict_shards:
+            predicted = waiting.wait_for_task(
+                session.app.AsyncResult(predict_job.predict_task_id(job_id)),
+                "prediction",
+                progress.phase,
+                progress.task_progress,
+                session.check_health,
+            )
+            progress.close()
+            prediction_summary = save_predictions(
+                session.store,
+                predicted,
+                predict_listing,
+                listing.labels,
+                out_dir / "predictions.csv",
+            )
+            timings["predict_s"] = predicted["timings"]["predict_s"]
         timings["total_s"] = time.perf_counter() - started
         metrics["timings"] = timings | outcome["metrics"]["timings"]
         collect.save_metrics(metrics, out_dir)
     _print_summary(metrics, out_dir)
+    if predict_shards:
+        csv_path = out_dir / "predictions.csv"
+        print_summary(prediction_summary, csv_path, timings["predict_s"], "in the gpu task")
     return 0
 
 
-def _connect(args, job_id, out_dir, stack, timings):
-    """Point this process at a cluster: the given broker, or a new local one."""
-    broker = args.broker or settings.broker_url()
-    if broker:
-        os.environ["CELERY_BROKER_URL"] = broker
-        for url in {broker, settings.result_backend_url(), settings.store_url()}:
-            check_reachable(url)
-        print(f"broker: {redact(broker)}", file=sys.stderr)
-        return lambda: None
-    cache_dir = Path(args.cache_dir) if args.cache_dir else settings.default_cache_dir()
-    cluster = LocalCluster(cache_dir, out_dir / "logs", job_id)
-    started = time.perf_counter()
-    stack.enter_context(cluster)
-    timings["cluster_start_s"] = time.perf_counter() - started
-    os.environ.update(cluster.environment())
-    print(
-        f"local cluster: redis on 127.0.0.1:{cluster.port} (cache {cache_dir}),"
-        f" cpu worker x{cluster.cpu_concurrency}, gpu worker; logs in {out_dir / 'logs'}",
-        file=sys.stderr,
-    )
-    return cluster.check_alive
+def _plan_predictions(args, first_index: int):
+    if not args.predict:
+        return None, []
+    listing = list_images(args.predict)
+    if not listing.files:
+        raise DataError(f"no image files (.jpg, .jpeg, .png) under {listing.root}")
+    return listing, plan_shards(listing, args.shard_size, args.image_size, first_index)
+
+
+def _collect_training(store, job_id, options, listing, summaries, outcome, out_dir) -> dict:
+    collect.save_artifacts(store, outcome["artifacts"], out_dir)
+    metrics = _metrics(job_id, options, listing, summaries, outcome["metrics"])
+    title = f"{job_id}: {options['model']}, {options['optimizer']}"
+    collect.plot_history(metrics["history"], out_dir, title)
+    return metrics
 
 
 def _training_options(args, labels: list[str]) -> dict:

@@ -27,7 +27,7 @@ class ListedFile:
     relative_path: str
     size_bytes: int
     mtime_ns: int
-    label: str
+    label: str | None
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Listing:
 
     @property
     def labels(self) -> list[str]:
-        return sorted({listed.label for listed in self.files})
+        return sorted({listed.label for listed in self.files if listed.label is not None})
 
     @property
     def total(self) -> int:
@@ -53,12 +53,25 @@ def label_of(relative_path: str) -> str | None:
 
 def list_labelled_images(data_dir: str | os.PathLike) -> Listing:
     """Every file under ``data_dir``: accepted when named ``LABEL.N.EXT``, else rejected."""
+    return _list(data_dir, _name_problem)
+
+
+def list_images(data_dir: str | os.PathLike) -> Listing:
+    """Every image file under ``data_dir``, labelled or not (for predictions).
+
+    ``label`` is the ``LABEL`` of ``LABEL.N.EXT`` names and None for others
+    (Kaggle's ``test1/`` holds ``N.jpg``); files that are not images are rejected.
+    """
+    return _list(data_dir, _extension_problem)
+
+
+def _list(data_dir, name_problem) -> Listing:
     root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise DataError(f"data folder not found: {root} (pass --data FOLDER)")
     listing = Listing(root=root.resolve())
     for relative_path in _walk_files(root):
-        reason = _name_problem(relative_path)
+        reason = name_problem(relative_path)
         if reason is None:
             try:
                 status = os.stat(root / relative_path)
@@ -68,12 +81,7 @@ def list_labelled_images(data_dir: str | os.PathLike) -> Listing:
             listing.rejected.append({"path": relative_path, "reason": reason})
             continue
         listing.files.append(
-            ListedFile(
-                relative_path,
-                status.st_size,
-                status.st_mtime_ns,
-                label_of(relative_path),
-            )
+            ListedFile(relative_path, status.st_size, status.st_mtime_ns, label_of(relative_path))
         )
     return listing
 
@@ -104,17 +112,26 @@ def _walk_files(root: Path) -> list[str]:
     return sorted(relative_paths)
 
 
-def _name_problem(relative_path: str) -> str | None:
-    name = os.path.basename(relative_path)
-    if not name.lower().endswith(IMAGE_EXTENSIONS):
+def _extension_problem(relative_path: str) -> str | None:
+    if not relative_path.lower().endswith(IMAGE_EXTENSIONS):
         return "not an image file (expected .jpg, .jpeg or .png)"
-    if LABELLED_NAME.match(name) is None:
+    return None
+
+
+def _name_problem(relative_path: str) -> str | None:
+    problem = _extension_problem(relative_path)
+    if problem is not None:
+        return problem
+    if LABELLED_NAME.match(os.path.basename(relative_path)) is None:
         return "name does not follow LABEL.N.EXT (e.g. cat.1.jpg)"
     return None
 
 
-def plan_shards(listing: Listing, shard_size: int, image_size: int) -> list[dict]:
-    """Cut the accepted files into shard specs with content-addressed keys."""
+def plan_shards(listing: Listing, shard_size: int, image_size: int, first_index=0) -> list[dict]:
+    """Cut the accepted files into shard specs with content-addressed keys.
+
+    ``first_index`` numbers the shards after those of another folder in the same job.
+    """
     if shard_size < 1:
         raise ValueError(f"shard size must be at least 1, received {shard_size}")
     shards = []
@@ -123,7 +140,7 @@ def plan_shards(listing: Listing, shard_size: int, image_size: int) -> list[dict
         shards.append(
             {
                 "key": shard_key(files, image_size),
-                "index": len(shards),
+                "index": first_index + len(shards),
                 "paths": [listed.relative_path for listed in files],
                 "image_size": image_size,
             }

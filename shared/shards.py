@@ -87,7 +87,7 @@ class ShardStore:
         return blobs
 
     def put_artifact(self, job_id: str, name: str, data: bytes) -> str:
-        key = f"catdog:job:{job_id}:artifact:{name}"
+        key = artifact_key(job_id, name)
         self.redis.set(key, data, ex=self.artifact_ttl_seconds)
         return key
 
@@ -96,6 +96,11 @@ class ShardStore:
         if data is None:
             raise KeyError(f"artifact {key} is gone from Redis (expired?)")
         return data
+
+
+def artifact_key(job_id: str, name: str) -> str:
+    """Where a job's file ``name`` (a model, predictions) lives in Redis."""
+    return f"catdog:job:{job_id}:artifact:{name}"
 
 
 def assemble(blobs: list[bytes]) -> tuple[np.ndarray, list[str], list[dict]]:

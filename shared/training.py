@@ -12,6 +12,7 @@ import numpy as np
 
 from shared.devices import describe_device
 from shared.listing import label_of
+from shared.model_metadata import write_metadata
 from shared.models import compile_model, make_model, make_optimizer
 from shared.split import stratified_split
 
@@ -62,8 +63,7 @@ def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=N
     metrics = _evaluate(model, x_train, y_train, x_test, y_test, options["batch_size"])
     evaluate_seconds = time.perf_counter() - started
 
-    model.save(os.path.join(output_dir, "model.keras"))
-    model.save(os.path.join(output_dir, "model.h5"))
+    save_model(model, output_dir, labels, options)
     metrics.update(
         {
             "train_images": len(train_indices),
@@ -74,6 +74,21 @@ def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=N
         }
     )
     return metrics
+
+
+def save_model(model, output_dir: str, labels: list[str], options: dict) -> None:
+    """``model.keras`` and ``model.h5``, each carrying its labels and image size."""
+    metadata = {
+        "labels": labels,
+        "image_size": int(model.input_shape[1]),
+        "model": options["model"],
+        "optimizer": options["optimizer"],
+        "seed": options["seed"],
+    }
+    for name in ("model.keras", "model.h5"):
+        path = os.path.join(output_dir, name)
+        model.save(path)
+        write_metadata(path, metadata)
 
 
 def _evaluate(model, x_train, y_train, x_test, y_test, batch_size) -> dict:

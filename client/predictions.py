@@ -1,0 +1,85 @@
+"""Write predictions: Kaggle's ``id,label`` CSV, the rejected files, a contact sheet."""
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from client.collect import write_atomically
+
+SHEET_IMAGES = 32
+
+
+def image_id(relative_path: str) -> str:
+    """The file's name without its extension: ``123`` for ``123.jpg``."""
+    return os.path.splitext(os.path.basename(relative_path))[0]
+
+
+def id_sort_key(identifier: str):
+    """Numeric ids in numeric order first, then the others by name."""
+    return (0, int(identifier), "") if identifier.isdigit() else (1, 0, identifier)
+
+
+def prediction_rows(paths: list[str], probabilities: list[list[float]]) -> list[dict]:
+    """One row per image, sorted by id: path, id, probabilities."""
+    rows = [
+        {"path": path, "id": image_id(path), "probabilities": row}
+        for path, row in zip(paths, probabilities, strict=True)
+    ]
+    return sorted(rows, key=lambda row: id_sort_key(row["id"]))
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    """Kaggle's format: ``id,label`` with label = probability of the last label."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "label"])
+    for row in rows:
+        writer.writerow([row["id"], f"{row['probabilities'][-1]:.6f}"])
+    write_atomically(path, buffer.getvalue().encode())
+
+
+def write_rejected(rejected: list[dict], path: Path) -> None:
+    write_atomically(path, (json.dumps(rejected, indent=2) + "\n").encode())
+
+
+def accuracy_against_names(rows: list[dict], labels: list[str], label_of) -> float | None:
+    """Share of labelled file names (``LABEL.N.jpg``) the model got right, else None."""
+    index_of = {label: index for index, label in enumerate(labels)}
+    scored = [
+        (index_of[label_of(row["path"])], row["probabilities"])
+        for row in rows
+        if label_of(row["path"]) in index_of
+    ]
+    if not scored or len(scored) < len(rows):
+        return None
+    right = sum(1 for truth, row in scored if max(range(len(row)), key=row.__getitem__) == truth)
+    return right / len(scored)
+
+
+def contact_sheet(root: Path, rows: list[dict], labels: list[str], path: Path) -> None:
+    """The first images with their predicted label and its probability, 8 to a row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    shown = rows[:SHEET_IMAGES]
+    columns = 8
+    lines = max(1, (len(shown) + columns - 1) // columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(columns * 1.6, lines * 1.9), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, row in zip(axes.flat, shown):
+        with Image.open(root / row["path"]) as image:
+            image.draft("RGB", (128, 128))
+            axis.imshow(image.convert("RGB"))
+        best = max(range(len(labels)), key=row["probabilities"].__getitem__)
+        axis.set_title(f"{row['id']}: {labels[best]} {row['probabilities'][best]:.2f}", fontsize=8)
+    figure.tight_layout()
+    temporary = path.with_name(f".{path.name}.partial")
+    figure.savefig(temporary, format="png", dpi=100)
+    plt.close(figure)
+    os.replace(temporary, path)

@@ -1,0 +1,28 @@
+"""The predict job: decode a folder on ``cpu`` workers, classify it on a ``gpu`` worker.
+
+A chord of ``catdog.decode_shard`` tasks (the same content-addressed shard
+cache as training) and one ``catdog.predict`` task, which loads the model the
+client put in Redis and writes every probability into one compact artifact.
+"""
+
+from celery import chord, group
+
+from jobs.waiting import decode_signatures
+
+
+def predict_task_id(job_id: str) -> str:
+    return f"{job_id}-predict"
+
+
+def predict_signature(app, job_id: str, model_key: str, shards: list[dict], options: dict):
+    return app.signature(
+        "catdog.predict",
+        args=(job_id, model_key, [shard["key"] for shard in shards], options),
+        task_id=predict_task_id(job_id),
+        immutable=True,
+    )
+
+
+def build_canvas(app, job_id, data_root, shards, model_key, options):
+    decode_tasks = group(decode_signatures(app, job_id, data_root, shards))
+    return chord(decode_tasks, predict_signature(app, job_id, model_key, shards, options))

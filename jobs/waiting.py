@@ -1,0 +1,85 @@
+"""Following a job's tasks from the client: decode fan-out, one long task, failures."""
+
+import time
+
+POLL_INTERVAL_S = 0.25
+
+
+class JobFailed(RuntimeError):
+    """A task of the job failed; the message names the task and the error."""
+
+
+def decode_task_id(job_id: str, shard_index: int) -> str:
+    return f"{job_id}-decode-{shard_index}"
+
+
+def decode_signatures(app, job_id: str, data_root: str, shards: list[dict]) -> list:
+    return [
+        app.signature(
+            "catdog.decode_shard",
+            args=(job_id, data_root, shard),
+            task_id=decode_task_id(job_id, shard["index"]),
+        )
+        for shard in shards
+    ]
+
+
+def wait_for_decode(app, job_id, shards, on_progress, check_health=lambda: None) -> list[dict]:
+    """Block until every shard is decoded; ``on_progress(done, total)`` in images."""
+    results = [app.AsyncResult(decode_task_id(job_id, shard["index"])) for shard in shards]
+    total = sum(len(shard["paths"]) for shard in shards)
+    while True:
+        done, summaries = 0, []
+        for shard, result in zip(shards, results):
+            state = result.state
+            if state == "SUCCESS":
+                summaries.append(result.result)
+                done += len(shard["paths"])
+            elif state == "FAILURE":
+                raise JobFailed(
+                    f"decoding shard {shard['index']} failed: {describe(result.result)}"
+                )
+            elif state == "DECODING" and isinstance(result.info, dict):
+                done += result.info.get("done", 0)
+        on_progress(done, total)
+        if len(summaries) == len(shards):
+            return summaries
+        check_health()
+        time.sleep(POLL_INTERVAL_S)
+
+
+def wait_for_task(result, what: str, on_state, on_progress, check_health=lambda: None):
+    """Block until one task ends; its custom states' progress goes to ``on_progress``."""
+    last_state = None
+    while True:
+        state = result.state
+        if state != last_state:
+            on_state(state)
+            last_state = state
+        if state == "SUCCESS":
+            return result.result
+        if state == "FAILURE":
+            raise JobFailed(f"{what} failed: {describe(result.result)}")
+        if isinstance(result.info, dict) and state not in ("PENDING", "STARTED"):
+            on_progress(state, result.info)
+        check_health()
+        time.sleep(POLL_INTERVAL_S)
+
+
+def release_results(app, task_ids: list[str]) -> None:
+    """Unsubscribe from the tasks' result channels while Redis is still up.
+
+    Celery's Redis backend subscribes to each task it sends; a leftover
+    subscription makes ``AsyncResult.__del__`` talk to a Redis that the local
+    cluster has already stopped, and print a traceback at exit.
+    """
+    consumer = getattr(app.backend, "result_consumer", None)
+    if consumer is not None:
+        for task_id in task_ids:
+            consumer.cancel_for(task_id)
+
+
+def describe(error) -> str:
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    return str(error)
