@@ -3,9 +3,10 @@
 import argparse
 import sys
 
-from shared.models import DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+from shared.models import DEFAULT_LEARNING_RATES, MODEL_DEFAULTS, MODELS, OPTIMIZERS, SCHEDULES
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+RATES = ", ".join(f"{name} {rate}" for name, rate in DEFAULT_LEARNING_RATES.items())
 
 
 def positive_int(text: str) -> int:
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(commands.add_parser("train", help="decode a labelled folder, train, evaluate"))
+    _add_compare(commands.add_parser("compare", help="train one model per optimizer, compare"))
     _add_predict(commands.add_parser("predict", help="classify a folder with a trained model"))
     return parser
 
@@ -36,20 +38,54 @@ def _add_train(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--data", required=True, help="folder of LABEL.N.jpg images (Kaggle's train/)"
     )
-    train.add_argument("--model", choices=MODELS, default="mlp")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    rates = ", ".join(f"{name} {rate}" for name, rate in DEFAULT_LEARNING_RATES.items())
-    train.add_argument("--learning-rate", type=float, help=f"default per optimizer: {rates}")
-    train.add_argument("--epochs", type=positive_int, default=20)
-    train.add_argument("--batch-size", type=positive_int, default=128)
-    train.add_argument("--image-size", type=positive_int, default=32, help="pixels per side")
-    train.add_argument("--seed", type=int, default=12345, help="fixes the split and the weights")
-    train.add_argument("--test-size", type=fraction, default=0.25, help="held-out fraction")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: sgd (mlp), adam (cnn)")
+    train.add_argument("--learning-rate", type=float, help=f"default per optimizer: {RATES}")
+    _add_training_options(train)
     train.add_argument("--out", help="output folder (default runs/<job id>/)")
     train.add_argument(
         "--predict", metavar="DIR", help="then classify DIR (e.g. test1/) into OUT/predictions.csv"
     )
     _add_cluster_options(train)
+
+
+def _add_compare(compare: argparse.ArgumentParser) -> None:
+    compare.add_argument("--data", required=True, help="folder of LABEL.N.jpg images")
+    compare.add_argument(
+        "--optimizers", nargs="+", choices=OPTIMIZERS, default=["sgd", "rmsprop", "adagrad"]
+    )
+    compare.add_argument(
+        "--learning-rates",
+        nargs="+",
+        type=float,
+        help=f"a grid with every optimizer (default: each optimizer's own: {RATES})",
+    )
+    _add_training_options(compare)
+    compare.add_argument("--out", help="output folder (default runs/<job id>/)")
+    _add_cluster_options(compare)
+
+
+def _add_training_options(command: argparse.ArgumentParser) -> None:
+    defaults = "; ".join(
+        f"{name}: {settings['image_size']} px, {settings['epochs']} epochs"
+        for name, settings in MODEL_DEFAULTS.items()
+    )
+    command.add_argument("--model", choices=MODELS, default="mlp", help=f"defaults {defaults}")
+    command.add_argument("--epochs", type=positive_int, help="default per model")
+    command.add_argument("--image-size", type=positive_int, help="pixels per side; per model")
+    command.add_argument("--batch-size", type=positive_int, default=128)
+    command.add_argument("--seed", type=int, default=12345, help="fixes the split and the weights")
+    command.add_argument("--test-size", type=fraction, default=0.25, help="held-out fraction")
+    command.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="learning rate over time: constant (mlp) or cosine decay to zero (cnn)",
+    )
+    command.add_argument(
+        "--patience",
+        type=positive_int,
+        help="stop after N epochs without a better validation loss (10%% of the training"
+        " images); the best epoch's weights are kept",
+    )
 
 
 def _add_predict(predict: argparse.ArgumentParser) -> None:
@@ -79,6 +115,7 @@ def _add_cluster_options(command: argparse.ArgumentParser) -> None:
 def main(argv=None) -> int:
     from client.broker import BrokerUnreachable
     from client.local_cluster import ClusterError
+    from client.options import UsageError
     from jobs.waiting import JobFailed
     from shared.listing import DataError
     from shared.model_metadata import ModelFileError
@@ -89,11 +126,15 @@ def main(argv=None) -> int:
             from client.train_command import run_train
 
             return run_train(args)
+        if args.command == "compare":
+            from client.compare_command import run_compare
+
+            return run_compare(args)
         if args.command == "predict":
             from client.predict_command import run_predict
 
             return run_predict(args)
-    except (DataError, ModelFileError) as error:
+    except (DataError, ModelFileError, UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (BrokerUnreachable, ClusterError, JobFailed) as error:

@@ -57,3 +57,31 @@ def plot_history(history: list[dict], out_dir: Path, title: str) -> Path:
     plt.close(figure)
     os.replace(temporary, path)
     return path
+
+
+def plot_comparison(rows: list[dict], out_dir: Path, title: str) -> Path:
+    """Held-out accuracy and loss per epoch, one curve per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for axis, metric in zip(axes, ("val_accuracy", "val_loss")):
+        for row in rows:
+            values = [epoch.get(metric) for epoch in row["history"]]
+            axis.plot(range(1, len(values) + 1), values, label=row["name"])
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric.replace("val_", "held-out "))
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    path = out_dir / "compare.png"
+    temporary = out_dir / ".compare.png.partial"
+    figure.savefig(temporary, format="png", dpi=100)
+    plt.close(figure)
+    os.replace(temporary, path)
+    return path

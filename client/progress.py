@@ -20,6 +20,7 @@ class JobProgress:
         self.decode_bar = None
         self.train_bar = None
         self.predict_bar = None
+        self.train_name = "train"
 
     def decode(self, done: int, total: int) -> None:
         if self.decode_bar is None:
@@ -49,12 +50,27 @@ class JobProgress:
             self.predict_bar = tqdm(total=total, desc="predict", unit="img", **self.bar_options)
         self.predict_bar.update(done - self.predict_bar.n)
 
+    def run_state(self, name: str, state: str) -> None:
+        """One line per state change of one of several runs (``compare``)."""
+        if state in ("SUCCESS", "FAILURE") and self.train_name == f"train {name}":
+            self.close()
+        self.stream.write(f"run {name}: {state.lower()}\n")
+        self.stream.flush()
+
+    def run_progress(self, name: str, state: str, info: dict) -> None:
+        if state == "TRAINING":
+            if self.train_name != f"train {name}" and self.train_bar is not None:
+                self.train_bar.close()
+                self.train_bar = None
+            self.train_name = f"train {name}"
+            self.epoch(info)
+
     def epoch(self, progress: dict) -> None:
         epochs = progress.get("epochs", 0)
         if self.train_bar is None:
             self.train_bar = tqdm(
                 total=epochs,
-                desc="train",
+                desc=self.train_name,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| epoch {n:.1f}/{total}"
                 " [{elapsed}<{remaining}{postfix}]",
                 **self.bar_options,
@@ -74,3 +90,4 @@ class JobProgress:
         for bar in (self.decode_bar, self.train_bar, self.predict_bar):
             if bar is not None:
                 bar.close()
+        self.train_bar = None

@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from client import collect
+from client.options import image_size, training_options
 from client.predict_command import print_summary, save_predictions
 from client.progress import JobProgress
 from client.session import connect, new_job_id
@@ -22,7 +23,6 @@ from shared.listing import (
     plan_shards,
     require_trainable,
 )
-from shared.models import DEFAULT_LEARNING_RATES
 
 
 def run_train(args) -> int:
@@ -30,13 +30,13 @@ def run_train(args) -> int:
     timings = {}
     listing = list_labelled_images(args.data)
     require_trainable(listing)
-    shards = plan_shards(listing, args.shard_size, args.image_size)
+    shards = plan_shards(listing, args.shard_size, image_size(args))
     predict_listing, predict_shards = _plan_predictions(args, first_index=len(shards))
     timings["list_s"] = time.perf_counter() - started
 
     job_id = new_job_id()
     out_dir = Path(args.out or Path("runs") / job_id)
-    options = _training_options(args, listing.labels)
+    options = training_options(args, listing.labels, args.optimizer, args.learning_rate)
     print(
         f"job {job_id}: {listing.total} files, {len(listing.files)} images of labels"
         f" {', '.join(listing.labels)} in {len(shards)} shards",
@@ -112,35 +112,18 @@ def _plan_predictions(args, first_index: int):
     listing = list_images(args.predict)
     if not listing.files:
         raise DataError(f"no image files (.jpg, .jpeg, .png) under {listing.root}")
-    return listing, plan_shards(listing, args.shard_size, args.image_size, first_index)
+    return listing, plan_shards(listing, args.shard_size, image_size(args), first_index)
 
 
 def _collect_training(store, job_id, options, listing, summaries, outcome, out_dir) -> dict:
     collect.save_artifacts(store, outcome["artifacts"], out_dir)
-    metrics = _metrics(job_id, options, listing, summaries, outcome["metrics"])
+    metrics = job_metrics(job_id, options, listing, summaries, outcome["metrics"])
     title = f"{job_id}: {options['model']}, {options['optimizer']}"
     collect.plot_history(metrics["history"], out_dir, title)
     return metrics
 
 
-def _training_options(args, labels: list[str]) -> dict:
-    learning_rate = args.learning_rate
-    if learning_rate is None:
-        learning_rate = DEFAULT_LEARNING_RATES[args.optimizer]
-    return {
-        "model": args.model,
-        "optimizer": args.optimizer,
-        "learning_rate": learning_rate,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "image_size": args.image_size,
-        "seed": args.seed,
-        "test_size": args.test_size,
-        "labels": labels,
-    }
-
-
-def _metrics(job_id, options, listing, summaries, worker_metrics) -> dict:
+def job_metrics(job_id, options, listing, summaries, worker_metrics) -> dict:
     decode_rejected = [item for summary in summaries for item in summary["rejected"]]
     metrics = {"job_id": job_id, "data_dir": str(listing.root)} | options
     metrics |= {

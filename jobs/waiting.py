@@ -83,3 +83,30 @@ def describe(error) -> str:
     if isinstance(error, BaseException):
         return f"{type(error).__name__}: {error}"
     return str(error)
+
+
+def wait_for_tasks(results: dict, on_state, on_progress, check_health=lambda: None) -> dict:
+    """Block until every named task ends; failures are returned, not raised.
+
+    Returns ``{name: {"state": "SUCCESS", "result": ...}}`` or
+    ``{name: {"state": "FAILURE", "error": "..."}}``.
+    """
+    states, outcomes = {}, {}
+    while len(outcomes) < len(results):
+        for name, result in results.items():
+            if name in outcomes:
+                continue
+            state = result.state
+            if state != states.get(name):
+                states[name] = state
+                on_state(name, state)
+            if state == "SUCCESS":
+                outcomes[name] = {"state": state, "result": result.result}
+            elif state == "FAILURE":
+                outcomes[name] = {"state": state, "error": describe(result.result)}
+            elif isinstance(result.info, dict) and state not in ("PENDING", "STARTED"):
+                on_progress(name, state, result.info)
+        check_health()
+        if len(outcomes) < len(results):
+            time.sleep(POLL_INTERVAL_S)
+    return outcomes

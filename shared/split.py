@@ -28,7 +28,8 @@ def stratified_split(
     for label in np.unique(label_indices):
         members = canonical_order[label_indices[canonical_order] == label]
         shuffled = rng.permutation(members)
-        test_count = round(len(members) * test_size)
+        # Half up, not to even: 2.5 images round to 3 whichever the label.
+        test_count = int(len(members) * test_size + 0.5)
         if len(members) >= 2:
             # Each label with two or more images appears on both sides.
             test_count = min(max(test_count, 1), len(members) - 1)

@@ -31,30 +31,45 @@ def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=N
     """Train ``options["model"]`` on a disjoint split and save it under ``output_dir``.
 
     Returns the metrics (split sizes, history, held-out loss and accuracy,
-    confusion matrix, timings); ``model.keras`` and ``model.h5`` are written
-    to ``output_dir``. ``on_progress(dict)`` hears about batches and epochs.
+    confusion matrix, best epoch, timings); ``model.keras`` and ``model.h5``
+    are written to ``output_dir``. ``on_progress(dict)`` hears about batches
+    and epochs. With ``options["patience"]``, training stops early on a
+    validation part carved from the training images, never on the held-out
+    ones, and the best epoch's weights are kept.
     """
     label_indices = label_indices_for(paths, labels)
-    train_indices, test_indices = stratified_split(
-        paths, label_indices, options["test_size"], options["seed"]
-    )
+    parts = split_parts(paths, label_indices, options)
     targets = keras.utils.to_categorical(label_indices, len(labels))
-    x_train, y_train = pixels[train_indices], targets[train_indices]
-    x_test, y_test = pixels[test_indices], targets[test_indices]
+    x_train, y_train = pixels[parts["train"]], targets[parts["train"]]
+    x_test, y_test = pixels[parts["test"]], targets[parts["test"]]
+    validation = parts.get("validation", parts["test"])
 
     keras.utils.set_random_seed(options["seed"])
     model = make_model(options["model"], pixels.shape[1:], len(labels))
-    optimizer = make_optimizer(options["optimizer"], options.get("learning_rate"))
+    steps_per_epoch = -(-len(parts["train"]) // options["batch_size"])
+    optimizer = make_optimizer(
+        options["optimizer"],
+        options.get("learning_rate"),
+        options.get("schedule", "constant"),
+        steps_per_epoch * options["epochs"],
+    )
     compile_model(model, optimizer, len(labels))
 
+    callbacks = [_ProgressCallback(options["epochs"], on_progress)]
+    if options.get("patience"):
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=options["patience"], restore_best_weights=True
+            )
+        )
     started = time.perf_counter()
     history = model.fit(
         x_train,
         y_train,
         epochs=options["epochs"],
         batch_size=options["batch_size"],
-        validation_data=(x_test, y_test),
-        callbacks=[_ProgressCallback(options["epochs"], on_progress)],
+        validation_data=(pixels[validation], targets[validation]),
+        callbacks=callbacks,
         verbose=0,
     )
     train_seconds = time.perf_counter() - started
@@ -64,16 +79,47 @@ def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=N
     evaluate_seconds = time.perf_counter() - started
 
     save_model(model, output_dir, labels, options)
+    per_epoch = _history_per_epoch(history.history)
     metrics.update(
         {
-            "train_images": len(train_indices),
-            "test_images": len(test_indices),
-            "history": _history_per_epoch(history.history),
+            "train_images": len(parts["train"]),
+            "test_images": len(parts["test"]),
+            "validation": {
+                "images": len(validation),
+                "source": "train split" if "validation" in parts else "held-out (monitor only)",
+            },
+            "history": per_epoch,
+            "epochs_run": len(per_epoch),
+            "best_epoch": best_epoch(per_epoch),
             "device": describe_device(),
             "timings": {"train_s": train_seconds, "evaluate_s": evaluate_seconds},
         }
     )
     return metrics
+
+
+def split_parts(paths, label_indices, options) -> dict:
+    """Index arrays ``train`` and ``test``, plus ``validation`` when stopping early.
+
+    The held-out ``test`` part is the same with or without early stopping; the
+    validation part comes out of the training part.
+    """
+    train, test = stratified_split(paths, label_indices, options["test_size"], options["seed"])
+    if not options.get("patience"):
+        return {"train": train, "test": test}
+    train_paths = [paths[index] for index in train]
+    kept, validation = stratified_split(
+        train_paths, label_indices[train], options.get("validation_size", 0.1), options["seed"]
+    )
+    return {"train": train[kept], "validation": train[validation], "test": test}
+
+
+def best_epoch(per_epoch: list[dict]) -> int | None:
+    """The 1-based epoch with the lowest validation loss (what early stopping keeps)."""
+    losses = [row.get("val_loss") for row in per_epoch]
+    if not losses or None in losses:
+        return None
+    return int(np.argmin(losses)) + 1
 
 
 def save_model(model, output_dir: str, labels: list[str], options: dict) -> None:

@@ -58,3 +58,18 @@ def submit_to_cluster(cluster):
         return process, metrics
 
     return submit
+
+
+@pytest.fixture(scope="session")
+def cluster_app(cluster):
+    """This process as a client of the session cluster, for tests that build canvases."""
+    os.environ.update(cluster.environment())
+    from workers.app import app
+
+    app.conf.update(
+        broker_url=cluster.environment()["CELERY_BROKER_URL"],
+        result_backend=cluster.environment()["CELERY_RESULT_BACKEND"],
+    )
+    yield app
+    for name in cluster.environment():
+        os.environ.pop(name, None)

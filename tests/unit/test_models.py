@@ -69,8 +69,8 @@ def test_make_model_with_three_classes():
 
 
 def test_unknown_model_is_rejected():
-    with pytest.raises(ValueError, match="unknown model 'cnn'"):
-        make_model("cnn", (4, 4, 3), 2)
+    with pytest.raises(ValueError, match="unknown model 'resnet'"):
+        make_model("resnet", (4, 4, 3), 2)
 
 
 def test_a_single_class_is_rejected():
@@ -256,3 +256,58 @@ def test_saved_model_reloads_and_predicts_the_same(trained):
         pixels[test], keras.utils.to_categorical(labels[test], 2), verbose=0
     )[0]
     assert test_loss == pytest.approx(trained["metrics"]["test_loss"], rel=1e-4)
+
+
+def test_cnn_has_augmentation_batch_norm_pooling_and_dropout():
+    from shared.models import make_cnn
+
+    model = make_cnn((32, 32, 3), 2, filters=(4, 8))
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert {"Rescaling", "RandomFlip", "RandomTranslation", "BatchNormalization"} <= kinds
+    assert {"GlobalAveragePooling2D", "Dropout", "Conv2D", "MaxPooling2D"} <= kinds
+    assert model.input.dtype == "uint8"
+    assert model.output_shape == (None, 2)
+
+
+def test_cnn_augmentation_is_off_at_inference_and_the_model_round_trips(tmp_path):
+    import keras
+
+    from shared.models import compile_model, make_cnn, make_optimizer
+
+    keras.utils.set_random_seed(1)
+    model = make_cnn((16, 16, 3), 3, filters=(4, 8))
+    compile_model(model, make_optimizer("adam"), 3)
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
+    targets = keras.utils.to_categorical(rng.integers(0, 3, 12), 3)
+    model.fit(pixels, targets, epochs=1, batch_size=6, verbose=0)
+    first = model.predict(pixels, verbose=0)
+    np.testing.assert_allclose(first, model.predict(pixels, verbose=0), rtol=1e-6)
+    model.save(tmp_path / "cnn.keras")
+    reloaded = keras.saving.load_model(tmp_path / "cnn.keras")
+    np.testing.assert_allclose(reloaded.predict(pixels, verbose=0), first, rtol=1e-5, atol=1e-6)
+
+
+def test_early_stopping_validation_comes_out_of_the_training_part():
+    from shared.training import split_parts
+
+    paths = [f"{label}.{number}.jpg" for label in ("cat", "dog") for number in range(50)]
+    labels = np.array([0] * 50 + [1] * 50)
+    options = {"test_size": 0.2, "seed": 3}
+    plain = split_parts(paths, labels, options)
+    stopping = split_parts(paths, labels, options | {"patience": 2, "validation_size": 0.1})
+    np.testing.assert_array_equal(plain["test"], stopping["test"])
+    parts = [set(stopping[name].tolist()) for name in ("train", "validation", "test")]
+    assert parts[0].isdisjoint(parts[1]) and parts[0].isdisjoint(parts[2])
+    assert parts[1].isdisjoint(parts[2])
+    assert parts[0] | parts[1] == set(plain["train"].tolist())
+    assert len(parts[1]) == 8 and np.bincount(labels[stopping["validation"]]).tolist() == [4, 4]
+
+
+def test_best_epoch_is_the_lowest_validation_loss():
+    from shared.training import best_epoch
+
+    history = [{"val_loss": 0.9}, {"val_loss": 0.5}, {"val_loss": 0.7}]
+    assert best_epoch(history) == 2
+    assert best_epoch([{"loss": 0.3}]) is None
+    assert best_epoch([]) is None
