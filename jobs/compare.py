@@ -27,11 +27,10 @@ def run_name(optimizer: str, learning_rate: float, with_rate: bool) -> str:
 
 def build_canvas(app, job_id: str, data_root: str, shards: list[dict], runs: list[dict]):
     """``runs``: ``[{"name": ..., "options": ...}]``, one training task each."""
-    shard_keys = [shard["key"] for shard in shards]
     trainings = group(
         app.signature(
             "catdog.train",
-            args=(run_job_id(job_id, run["name"]), shard_keys, run["options"]),
+            args=(run_job_id(job_id, run["name"]), data_root, shards, run["options"]),
             task_id=run_task_id(job_id, run["name"]),
             immutable=True,
         )

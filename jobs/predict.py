@@ -14,10 +14,10 @@ def predict_task_id(job_id: str) -> str:
     return f"{job_id}-predict"
 
 
-def predict_signature(app, job_id: str, model_key: str, shards: list[dict], options: dict):
+def predict_signature(app, job_id, model_key, data_root, shards, options):
     return app.signature(
         "catdog.predict",
-        args=(job_id, model_key, [shard["key"] for shard in shards], options),
+        args=(job_id, model_key, data_root, shards, options),
         task_id=predict_task_id(job_id),
         immutable=True,
     )
@@ -25,4 +25,5 @@ def predict_signature(app, job_id: str, model_key: str, shards: list[dict], opti
 
 def build_canvas(app, job_id, data_root, shards, model_key, options):
     decode_tasks = group(decode_signatures(app, job_id, data_root, shards))
-    return chord(decode_tasks, predict_signature(app, job_id, model_key, shards, options))
+    predict_task = predict_signature(app, job_id, model_key, data_root, shards, options)
+    return chord(decode_tasks, predict_task)

@@ -2,7 +2,8 @@
 
 A Celery chord: the header is one ``catdog.decode_shard`` task per shard, the
 callback one ``catdog.train`` task. Shard keys are content-addressed and known
-before decoding, so the callback takes the keys, not the decode results.
+before decoding, so the callback takes the shard specs (keys and file names,
+to decode again any shard Redis loses), not the decode results.
 With ``predict_shards``, their decoding joins the header and a
 ``catdog.predict`` task follows training, using the model it saved.
 """
@@ -24,7 +25,7 @@ def build_canvas(app, job_id, data_root, shards, options, predict_shards=(), pre
         decode_tasks += decode_signatures(app, job_id, predict_root, predict_shards)
     train_task = app.signature(
         "catdog.train",
-        args=(job_id, [shard["key"] for shard in shards], options),
+        args=(job_id, data_root, shards, options),
         task_id=train_task_id(job_id),
         immutable=True,
     )
@@ -32,7 +33,8 @@ def build_canvas(app, job_id, data_root, shards, options, predict_shards=(), pre
     if predict_shards:
         model_key = artifact_key(job_id, "model.keras")
         predict_options = {"batch_size": options["batch_size"], "labels": options["labels"]}
-        canvas = chain(
-            canvas, predict_signature(app, job_id, model_key, predict_shards, predict_options)
+        predict_task = predict_signature(
+            app, job_id, model_key, predict_root, predict_shards, predict_options
         )
+        canvas = chain(canvas, predict_task)
     return canvas

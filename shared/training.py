@@ -10,6 +10,7 @@ import time
 import keras
 import numpy as np
 
+from shared.checkpoints import CheckpointCallback, restore
 from shared.devices import describe_device
 from shared.listing import label_of
 from shared.model_metadata import write_metadata
@@ -27,7 +28,9 @@ def label_indices_for(paths: list[str], labels: list[str]) -> np.ndarray:
         raise ValueError(f"an image has a label outside {labels}: {error}") from None
 
 
-def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=None) -> dict:
+def train_and_evaluate(
+    pixels, paths, labels, options, output_dir, on_progress=None, checkpoints=None
+) -> dict:
     """Train ``options["model"]`` on a disjoint split and save it under ``output_dir``.
 
     Returns the metrics (split sizes, history, held-out loss and accuracy,
@@ -35,7 +38,9 @@ def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=N
     are written to ``output_dir``. ``on_progress(dict)`` hears about batches
     and epochs. With ``options["patience"]``, training stops early on a
     validation part carved from the training images, never on the held-out
-    ones, and the best epoch's weights are kept.
+    ones, and the best epoch's weights are kept. ``checkpoints`` (``load()``
+    and ``save(model_bytes, epoch, history)``) makes training resumable: it
+    is saved after every epoch and, if one exists, training goes on from it.
     """
     label_indices = label_indices_for(paths, labels)
     parts = split_parts(paths, label_indices, options)
@@ -45,17 +50,15 @@ def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=N
     validation = parts.get("validation", parts["test"])
 
     keras.utils.set_random_seed(options["seed"])
-    model = make_model(options["model"], pixels.shape[1:], len(labels))
-    steps_per_epoch = -(-len(parts["train"]) // options["batch_size"])
-    optimizer = make_optimizer(
-        options["optimizer"],
-        options.get("learning_rate"),
-        options.get("schedule", "constant"),
-        steps_per_epoch * options["epochs"],
-    )
-    compile_model(model, optimizer, len(labels))
+    resumed = checkpoints.load() if checkpoints is not None else None
+    if resumed is not None:
+        model, first_epoch, earlier_history = restore(resumed)
+    else:
+        model, first_epoch, earlier_history = _new_model(options, pixels.shape[1:], labels, parts)
 
     callbacks = [_ProgressCallback(options["epochs"], on_progress)]
+    if checkpoints is not None:
+        callbacks.append(CheckpointCallback(checkpoints, earlier_history))
     if options.get("patience"):
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -66,6 +69,7 @@ def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=N
     history = model.fit(
         x_train,
         y_train,
+        initial_epoch=first_epoch,
         epochs=options["epochs"],
         batch_size=options["batch_size"],
         validation_data=(pixels[validation], targets[validation]),
@@ -79,7 +83,7 @@ def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=N
     evaluate_seconds = time.perf_counter() - started
 
     save_model(model, output_dir, labels, options)
-    per_epoch = _history_per_epoch(history.history)
+    per_epoch = earlier_history + _history_per_epoch(history.history)
     metrics.update(
         {
             "train_images": len(parts["train"]),
@@ -91,11 +95,25 @@ def train_and_evaluate(pixels, paths, labels, options, output_dir, on_progress=N
             "history": per_epoch,
             "epochs_run": len(per_epoch),
             "best_epoch": best_epoch(per_epoch),
+            "resumed_from_epoch": first_epoch if resumed is not None else None,
             "device": describe_device(),
             "timings": {"train_s": train_seconds, "evaluate_s": evaluate_seconds},
         }
     )
     return metrics
+
+
+def _new_model(options, input_shape, labels, parts):
+    model = make_model(options["model"], input_shape, len(labels))
+    steps_per_epoch = -(-len(parts["train"]) // options["batch_size"])
+    optimizer = make_optimizer(
+        options["optimizer"],
+        options.get("learning_rate"),
+        options.get("schedule", "constant"),
+        steps_per_epoch * options["epochs"],
+    )
+    compile_model(model, optimizer, len(labels))
+    return model, 0, []
 
 
 def split_parts(paths, label_indices, options) -> dict:

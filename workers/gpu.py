@@ -13,8 +13,10 @@ import time
 
 from celery.signals import worker_init
 
-from shared.shards import assemble
+from shared import settings
+from shared.job_state import JobState
 from workers.app import app
+from workers.assembly import assemble_shards
 from workers.cpu import store
 
 logger = logging.getLogger(__name__)
@@ -33,36 +35,63 @@ def import_tensorflow_early(sender, **_):
     logger.info("TensorFlow ready in %.1fs on %s", seconds, devices.describe_device())
 
 
-def assemble_shards(task, job_id: str, shard_keys: list[str]):
-    """Fetch every shard in one round trip; returns (pixels, paths, rejected, seconds)."""
-    task.update_state(state="ASSEMBLING", meta={"shards": len(shard_keys)})
-    started = time.perf_counter()
-    pixels, paths, rejected = assemble(store().get_many(shard_keys))
-    seconds = time.perf_counter() - started
-    logger.info("job %s: assembled %d images in %.2fs", job_id, len(paths), seconds)
-    return pixels, paths, rejected, seconds
+class _RedisCheckpoints:
+    """What ``train_and_evaluate`` needs to save and resume, over the job's state."""
+
+    def __init__(self, state: JobState):
+        self.state = state
+
+    def load(self):
+        return self.state.load_checkpoint()
+
+    def save(self, model_bytes: bytes, epoch: int, history: list[dict]) -> None:
+        self.state.refresh()
+        self.state.save_checkpoint(model_bytes, epoch, history)
 
 
 @app.task(name="catdog.train", bind=True)
-def train(self, job_id: str, shard_keys: list[str], options: dict) -> dict:
-    """Train on the decoded shards; return metrics and the keys of the saved models."""
+def train(self, job_id: str, data_root: str, shards: list[dict], options: dict) -> dict:
+    """Train on the decoded shards; return metrics and the keys of the saved models.
+
+    Safe to run twice: a finished job returns its stored result, a second copy
+    waits for the first, and a copy that finds a checkpoint goes on from it.
+    """
+    state = JobState(store().redis, job_id, settings.artifact_ttl_seconds())
+    if state.result() is not None:
+        logger.info("job %s: already trained, returning the stored result", job_id)
+        return state.result()
+
+    def waiting():
+        self.update_state(state="WAITING", meta={"reason": "another copy is training this job"})
+
+    if not state.acquire(on_wait=waiting):
+        return state.result()
+    try:
+        return _train_locked(self, state, job_id, data_root, shards, options)
+    finally:
+        state.release()
+
+
+def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
     from shared import training
 
-    pixels, paths, _, assemble_seconds = assemble_shards(self, job_id, shard_keys)
+    pixels, paths, assembly = assemble_shards(task, job_id, data_root, shards)
 
     def report(progress: dict):
-        self.update_state(state="TRAINING", meta=progress)
+        state.refresh()
+        task.update_state(state="TRAINING", meta=progress)
 
     with tempfile.TemporaryDirectory(prefix=f"catdog-{job_id}-") as output_dir:
         metrics = training.train_and_evaluate(
-            pixels, paths, options["labels"], options, output_dir, report
+            pixels, paths, options["labels"], options, output_dir, report, _RedisCheckpoints(state)
         )
         artifacts = {
             name: store().put_artifact(job_id, name, _read(os.path.join(output_dir, name)))
             for name in ("model.keras", "model.h5")
         }
     metrics["images_used"] = len(paths)
-    metrics["timings"]["assemble_s"] = assemble_seconds
+    metrics["shards_redecoded"] = assembly["redecoded"]
+    metrics["timings"]["assemble_s"] = assembly["seconds"]
     logger.info(
         "job %s: held-out accuracy %.4f, trained in %.1fs on %s",
         job_id,
@@ -70,15 +99,17 @@ def train(self, job_id: str, shard_keys: list[str], options: dict) -> dict:
         metrics["timings"]["train_s"],
         metrics["device"],
     )
-    return {"metrics": metrics, "artifacts": artifacts}
+    result = {"metrics": metrics, "artifacts": artifacts}
+    state.save_result(result)
+    return result
 
 
 @app.task(name="catdog.predict", bind=True)
-def predict(self, job_id: str, model_key: str, shard_keys: list[str], options: dict) -> dict:
+def predict(self, job_id, model_key, data_root, shards, options) -> dict:
     """Classify the decoded shards with the model at ``model_key``; one compact result."""
     from shared import devices, prediction
 
-    pixels, paths, rejected, assemble_seconds = assemble_shards(self, job_id, shard_keys)
+    pixels, paths, assembly = assemble_shards(self, job_id, data_root, shards)
     suffix = ".h5" if model_key.endswith(".h5") else ".keras"
     with tempfile.NamedTemporaryFile(suffix=suffix) as model_file:
         model_file.write(store().get_artifact(model_key))
@@ -97,9 +128,9 @@ def predict(self, job_id: str, model_key: str, shard_keys: list[str], options: d
     return {
         "predictions": key,
         "images": len(paths),
-        "rejected": rejected,
+        "rejected": assembly["rejected"],
         "device": devices.describe_device(),
-        "timings": {"assemble_s": assemble_seconds, "predict_s": predict_seconds},
+        "timings": {"assemble_s": assembly["seconds"], "predict_s": predict_seconds},
     }
 
 
