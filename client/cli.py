@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands.add_parser("train", help="decode a labelled folder, train, evaluate"))
     _add_compare(commands.add_parser("compare", help="train one model per optimizer, compare"))
     _add_predict(commands.add_parser("predict", help="classify a folder with a trained model"))
+    resume = commands.add_parser("resume", help="run an interrupted train job on to its end")
+    resume.add_argument("job_id", help="the id `train` printed (job YYYYMMDD-HHMMSS-xxxxxx)")
+    resume.add_argument("--out", help="output folder (default runs/<job id>/)")
+    _add_cluster_options(resume)
     return parser
 
 
@@ -110,10 +114,17 @@ def _add_cluster_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--cache-dir", help="shard cache of the local cluster (default: user cache dir)"
     )
+    command.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=120.0,
+        help="with --broker: give up after this many seconds with no worker on a queue",
+    )
 
 
 def main(argv=None) -> int:
     from client.broker import BrokerUnreachable
+    from client.job_record import JobNotFound
     from client.local_cluster import ClusterError
     from client.options import UsageError
     from jobs.waiting import JobFailed
@@ -130,11 +141,15 @@ def main(argv=None) -> int:
             from client.compare_command import run_compare
 
             return run_compare(args)
+        if args.command == "resume":
+            from client.train_command import run_resume
+
+            return run_resume(args)
         if args.command == "predict":
             from client.predict_command import run_predict
 
             return run_predict(args)
-    except (DataError, ModelFileError, UsageError) as error:
+    except (DataError, ModelFileError, UsageError, JobNotFound) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (BrokerUnreachable, ClusterError, JobFailed) as error:

@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from client import collect
+from client.job_record import listing_summary
 from client.options import UsageError, image_size, training_options
 from client.progress import JobProgress
 from client.session import connect, new_job_id
@@ -45,7 +46,7 @@ def run_compare(args) -> int:
         file=sys.stderr,
     )
     with ExitStack() as stack:
-        session = connect(args, job_id, out_dir / "logs", stack, {})
+        session = connect(args, job_id, out_dir / "logs", stack, {}, [listing.root])
         task_ids = [waiting.decode_task_id(job_id, shard["index"]) for shard in shards]
         task_ids += [compare_job.run_task_id(job_id, run["name"]) for run in runs]
         session.forget_on_exit(stack, task_ids)
@@ -54,14 +55,14 @@ def run_compare(args) -> int:
         root = args.worker_data_dir or str(listing.root)
         compare_job.build_canvas(session.app, job_id, root, shards, runs).apply_async()
         summaries = waiting.wait_for_decode(
-            session.app, job_id, shards, progress.decode, session.check_health
+            session.app, job_id, shards, progress.decode, session.watch
         )
         results = {
             run["name"]: session.app.AsyncResult(compare_job.run_task_id(job_id, run["name"]))
             for run in runs
         }
         outcomes = waiting.wait_for_tasks(
-            results, progress.run_state, progress.run_progress, session.check_health
+            results, progress.run_state, progress.run_progress, session.watch
         )
         progress.close()
         table = [
@@ -85,7 +86,7 @@ def _collect_run(store, job_id, run, outcome, listing, summaries, out_dir) -> di
     run_dir = out_dir / run["name"]
     collect.save_artifacts(store, result["artifacts"], run_dir)
     run_id = compare_job.run_job_id(job_id, run["name"])
-    metrics = job_metrics(run_id, options, listing, summaries, result["metrics"])
+    metrics = job_metrics(run_id, options, listing_summary(listing), summaries, result["metrics"])
     metrics["timings"] = result["metrics"]["timings"]
     collect.save_metrics(metrics, run_dir)
     collect.plot_history(metrics["history"], run_dir, f"{run_id}: {options['model']}")

@@ -62,14 +62,23 @@ class LocalCluster:
         log_dir: Path,
         name: str,
         cpu_concurrency: int | None = None,
+        data_roots=(),
+        extra_environment=None,
     ):
         self.cache_dir = Path(cache_dir)
         self.log_dir = Path(log_dir)
         self.name = name
         self.cpu_concurrency = cpu_concurrency or len(os.sched_getaffinity(0))
+        # Workers read files only under these folders (CATDOG_DATA_ROOT).
+        self.data_roots = [str(Path(root).resolve()) for root in data_roots]
+        self.extra_environment = dict(extra_environment or {})
         self.port = free_loopback_port()
         self.password = secrets.token_hex(16)
         self.processes: dict[str, subprocess.Popen] = {}
+        self.worker_arguments = {
+            "cpu-worker": ["-Q", "cpu", "-P", "prefork", "-c", str(self.cpu_concurrency)],
+            "gpu-worker": ["-Q", "gpu", "-P", "solo", "-c", "1"],
+        }
 
     def url(self, database: int) -> str:
         return f"redis://:{self.password}@127.0.0.1:{self.port}/{database}"
@@ -94,14 +103,19 @@ class LocalCluster:
         self.stop()
 
     def start(self) -> None:
+        self.start_redis()
+        self.start_workers()
+
+    def start_redis(self) -> None:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._start_redis()
-        self._start_worker(
-            "cpu-worker",
-            ["-Q", "cpu", "-P", "prefork", "-c", str(self.cpu_concurrency)],
-        )
-        self._start_worker("gpu-worker", ["-Q", "gpu", "-P", "solo", "-c", "1"])
+
+    def start_workers(self, data_roots=None) -> None:
+        if data_roots is not None:
+            self.data_roots = [str(Path(root).resolve()) for root in data_roots]
+        for role in self.worker_arguments:
+            self.start_worker(role)
 
     def _start_redis(self) -> None:
         config = self.cache_dir / f"redis-{self.port}.conf"
@@ -138,18 +152,25 @@ class LocalCluster:
                     ) from None
                 time.sleep(0.05)
         config.unlink()
-        # Queues and results of an earlier, interrupted run must not replay here.
+        # Queues and results of an earlier, interrupted run must not replay here,
+        # and its training locks have no runner left.
         self.redis(BROKER_DB).flushdb()
         self.redis(RESULTS_DB).flushdb()
+        store = self.redis(STORE_DB)
+        for key in store.scan_iter(match="catdog:job:*:lock"):
+            store.delete(key)
 
-    def _start_worker(self, role: str, arguments: list[str]) -> None:
+    def start_worker(self, role: str) -> None:
+        """Start (or start again, after ``kill``) the ``cpu-worker`` or ``gpu-worker``."""
         command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker"]
-        command += [*arguments, "-n", f"{role}-{self.name}@%h", "--loglevel", "INFO"]
+        command += self.worker_arguments[role]
+        command += ["-n", f"{role}-{self.name}@%h", "--loglevel", "INFO"]
         command += ["--without-gossip", "--without-mingle"]
         self._spawn(role, command)
 
     def _spawn(self, role: str, command: list[str]) -> None:
-        environment = os.environ | self.environment()
+        environment = os.environ | self.environment() | self.extra_environment
+        environment["CATDOG_DATA_ROOT"] = os.pathsep.join(self.data_roots)
         environment["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(REPOSITORY_ROOT), os.environ.get("PYTHONPATH")])
         )
@@ -183,9 +204,17 @@ class LocalCluster:
                     f"last lines of {self._log(role)}:\n  " + "\n  ".join(tail)
                 )
 
+    def kill(self, role: str, signal_number=signal.SIGKILL) -> None:
+        """Send a signal to every process of a worker (for fault tests); wait if fatal."""
+        process = self.processes[role]
+        _signal_group(process, signal_number)
+        if signal_number in (signal.SIGKILL, signal.SIGTERM):
+            process.wait(timeout=30)
+            del self.processes[role]
+
     def stop(self) -> None:
         """Stop workers first (they may be writing to Redis), then save and stop Redis."""
-        for role in ("cpu-worker", "gpu-worker"):
+        for role in self.worker_arguments:
             if role in self.processes:
                 _terminate_group(self.processes[role], grace_seconds=10)
         if "redis" in self.processes:

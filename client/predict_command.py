@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from client import predictions
+from client.job_record import listing_summary
 from client.progress import JobProgress
 from client.session import connect, new_job_id
 from jobs import predict as predict_job
@@ -32,24 +33,24 @@ def run_predict(args) -> int:
     )
     timings = {}
     with ExitStack() as stack:
-        session = connect(args, job_id, local_log_dir(args, job_id), stack, timings)
+        log_dir = local_log_dir(args, job_id)
+        session = connect(args, job_id, log_dir, stack, timings, [listing.root])
         model_name = "input-model.h5" if _is_hdf5(args.model) else "input-model.keras"
         model_key = session.store.put_artifact(job_id, model_name, Path(args.model).read_bytes())
         task_ids = [waiting.decode_task_id(job_id, s["index"]) for s in shards]
         session.forget_on_exit(stack, [*task_ids, predict_job.predict_task_id(job_id)])
         options = {"batch_size": args.batch_size, "labels": metadata["labels"]}
         root = args.worker_data_dir or str(listing.root)
-        result = predict_job.build_canvas(
+        predict_job.build_canvas(
             session.app, job_id, root, shards, model_key, options
         ).apply_async()
         progress = JobProgress()
         stack.callback(progress.close)
-        waiting.wait_for_decode(session.app, job_id, shards, progress.decode, session.check_health)
-        outcome = waiting.wait_for_task(
-            result, "prediction", progress.phase, progress.task_progress, session.check_health
+        waiting.wait_for_decode(session.app, job_id, shards, progress.decode, session.watch)
+        outcome = session.wait(predict_job.predict_task_id(job_id), "prediction", "gpu", progress)
+        summary = save_predictions(
+            session.store, outcome, listing_summary(listing), metadata["labels"], csv_path
         )
-        progress.close()
-        summary = save_predictions(session.store, outcome, listing, metadata["labels"], csv_path)
     print_summary(summary, csv_path, time.perf_counter() - started)
     return 0
 
@@ -60,16 +61,17 @@ def local_log_dir(args, job_id: str) -> Path:
     return cache_dir / "logs" / job_id
 
 
-def save_predictions(store, outcome: dict, listing, labels: list[str], csv_path: Path) -> dict:
+def save_predictions(store, outcome: dict, listing: dict, labels: list[str], csv_path: Path):
     """CSV, rejected files and contact sheet beside it; returns counts and accuracy."""
     table = json.loads(store.get_artifact(outcome["predictions"]))
     rows = predictions.prediction_rows(table["paths"], table["probabilities"])
-    rejected = listing.rejected + outcome["rejected"]
+    rejected = listing["rejected"] + outcome["rejected"]
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     predictions.write_csv(rows, csv_path)
     predictions.write_rejected(rejected, csv_path.with_suffix(".rejected.json"))
     if rows:
-        predictions.contact_sheet(listing.root, rows, labels, csv_path.with_suffix(".png"))
+        sheet = csv_path.with_suffix(".png")
+        predictions.contact_sheet(Path(listing["root"]), rows, labels, sheet)
     return {
         "rows": len(rows),
         "rejected": rejected,

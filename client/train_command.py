@@ -1,4 +1,4 @@
-"""``submit.py train``: list, decode on ``cpu`` workers, train on a ``gpu`` worker, collect.
+"""``submit.py train`` and ``resume``: decode on ``cpu`` workers, train on a ``gpu`` worker.
 
 With ``--predict DIR`` the same job then classifies DIR with the new model.
 """
@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from client import collect
+from client.job_record import data_roots, listing_summary, load_record, save_record
 from client.options import image_size, training_options
 from client.predict_command import print_summary, save_predictions
 from client.progress import JobProgress
@@ -27,108 +28,116 @@ from shared.listing import (
 
 def run_train(args) -> int:
     started = time.perf_counter()
+    record = plan_train(args)
+    timings = {"list_s": time.perf_counter() - started}
+    out_dir = Path(args.out or Path("runs") / record["job_id"])
+    with ExitStack() as stack:
+        session = connect(
+            args, record["job_id"], out_dir / "logs", stack, timings, data_roots(record)
+        )
+        save_record(session.store, record)
+        metrics, predicted = execute(session, stack, record, out_dir, timings, started)
+    print_results(metrics, predicted, out_dir)
+    return 0
+
+
+def run_resume(args) -> int:
+    started = time.perf_counter()
+    out_dir = Path(args.out or Path("runs") / args.job_id)
     timings = {}
+    with ExitStack() as stack:
+        roots = lambda redis_client: data_roots(load_record(redis_client, args.job_id))  # noqa: E731
+        session = connect(args, args.job_id, out_dir / "logs", stack, timings, roots)
+        record = load_record(session.store.redis, args.job_id)
+        print(f"job {args.job_id}: resuming", file=sys.stderr)
+        metrics, predicted = execute(session, stack, record, out_dir, timings, started)
+    print_results(metrics, predicted, out_dir)
+    return 0
+
+
+def plan_train(args) -> dict:
+    """List the folders, cut shards, fill in options: everything the job will do."""
     listing = list_labelled_images(args.data)
     require_trainable(listing)
     shards = plan_shards(listing, args.shard_size, image_size(args))
-    predict_listing, predict_shards = _plan_predictions(args, first_index=len(shards))
-    timings["list_s"] = time.perf_counter() - started
-
     job_id = new_job_id()
-    out_dir = Path(args.out or Path("runs") / job_id)
-    options = training_options(args, listing.labels, args.optimizer, args.learning_rate)
+    record = {
+        "job_id": job_id,
+        "kind": "train",
+        "data_root": args.worker_data_dir or str(listing.root),
+        "shards": shards,
+        "options": training_options(args, listing.labels, args.optimizer, args.learning_rate),
+        "listing": listing_summary(listing),
+        "predict": None,
+    }
+    if args.predict:
+        predict_listing = list_images(args.predict)
+        if not predict_listing.files:
+            raise DataError(f"no image files (.jpg, .jpeg, .png) under {predict_listing.root}")
+        record["predict"] = {
+            "data_root": str(predict_listing.root),
+            "shards": plan_shards(predict_listing, args.shard_size, image_size(args), len(shards)),
+            "listing": listing_summary(predict_listing),
+        }
     print(
         f"job {job_id}: {listing.total} files, {len(listing.files)} images of labels"
         f" {', '.join(listing.labels)} in {len(shards)} shards",
         file=sys.stderr,
     )
-    with ExitStack() as stack:
-        session = connect(args, job_id, out_dir / "logs", stack, timings)
-        all_shards = shards + predict_shards
-        task_ids = [waiting.decode_task_id(job_id, shard["index"]) for shard in all_shards]
-        task_ids += [train_job.train_task_id(job_id), predict_job.predict_task_id(job_id)]
-        session.forget_on_exit(stack, task_ids)
-        progress = JobProgress()
-        stack.callback(progress.close)
-
-        phase_started = time.perf_counter()
-        predict_root = str(predict_listing.root) if predict_listing else None
-        train_job.build_canvas(
-            session.app,
-            job_id,
-            args.worker_data_dir or str(listing.root),
-            shards,
-            options,
-            predict_shards,
-            predict_root,
-        ).apply_async()
-        summaries = waiting.wait_for_decode(
-            session.app, job_id, all_shards, progress.decode, session.check_health
-        )[: len(shards)]
-        timings["decode_s"] = time.perf_counter() - phase_started
-        outcome = waiting.wait_for_task(
-            session.app.AsyncResult(train_job.train_task_id(job_id)),
-            "training",
-            progress.phase,
-            progress.task_progress,
-            session.check_health,
-        )
-        progress.close()
-        phase_started = time.perf_counter()
-        metrics = _collect_training(
-            session.store, job_id, options, listing, summaries, outcome, out_dir
-        )
-        timings["collect_s"] = time.perf_counter() - phase_started
-        if predict_shards:
-            predicted = waiting.wait_for_task(
-                session.app.AsyncResult(predict_job.predict_task_id(job_id)),
-                "prediction",
-                progress.phase,
-                progress.task_progress,
-                session.check_health,
-            )
-            progress.close()
-            prediction_summary = save_predictions(
-                session.store,
-                predicted,
-                predict_listing,
-                listing.labels,
-                out_dir / "predictions.csv",
-            )
-            timings["predict_s"] = predicted["timings"]["predict_s"]
-        timings["total_s"] = time.perf_counter() - started
-        metrics["timings"] = timings | outcome["metrics"]["timings"]
-        collect.save_metrics(metrics, out_dir)
-    _print_summary(metrics, out_dir)
-    if predict_shards:
-        csv_path = out_dir / "predictions.csv"
-        print_summary(prediction_summary, csv_path, timings["predict_s"], "in the gpu task")
-    return 0
+    return record
 
 
-def _plan_predictions(args, first_index: int):
-    if not args.predict:
-        return None, []
-    listing = list_images(args.predict)
-    if not listing.files:
-        raise DataError(f"no image files (.jpg, .jpeg, .png) under {listing.root}")
-    return listing, plan_shards(listing, args.shard_size, image_size(args), first_index)
+def execute(session, stack, record, out_dir: Path, timings: dict, started: float):
+    """Send the job's tasks, follow them, and collect the results into ``out_dir``."""
+    job_id, shards, options = record["job_id"], record["shards"], record["options"]
+    predict = record["predict"] or {"data_root": None, "shards": []}
+    all_shards = shards + predict["shards"]
+    task_ids = [waiting.decode_task_id(job_id, shard["index"]) for shard in all_shards]
+    task_ids += [train_job.train_task_id(job_id), predict_job.predict_task_id(job_id)]
+    session.forget_on_exit(stack, task_ids)
+    progress = JobProgress()
+    stack.callback(progress.close)
 
+    phase_started = time.perf_counter()
+    train_job.build_canvas(
+        session.app, job_id, record["data_root"], shards, options,
+        predict["shards"], predict["data_root"],
+    ).apply_async()  # fmt: skip
+    summaries = waiting.wait_for_decode(
+        session.app, job_id, all_shards, progress.decode, session.watch
+    )[: len(shards)]
+    timings["decode_s"] = time.perf_counter() - phase_started
+    outcome = session.wait(train_job.train_task_id(job_id), "training", "gpu", progress)
 
-def _collect_training(store, job_id, options, listing, summaries, outcome, out_dir) -> dict:
-    collect.save_artifacts(store, outcome["artifacts"], out_dir)
-    metrics = job_metrics(job_id, options, listing, summaries, outcome["metrics"])
+    phase_started = time.perf_counter()
+    collect.save_artifacts(session.store, outcome["artifacts"], out_dir)
+    metrics = job_metrics(job_id, options, record["listing"], summaries, outcome["metrics"])
     title = f"{job_id}: {options['model']}, {options['optimizer']}"
     collect.plot_history(metrics["history"], out_dir, title)
-    return metrics
+    timings["collect_s"] = time.perf_counter() - phase_started
+    predicted = None
+    if predict["shards"]:
+        result = session.wait(predict_job.predict_task_id(job_id), "prediction", "gpu", progress)
+        predicted = save_predictions(
+            session.store,
+            result,
+            predict["listing"],
+            options["labels"],
+            out_dir / "predictions.csv",
+        )
+        timings["predict_s"] = result["timings"]["predict_s"]
+    timings["total_s"] = time.perf_counter() - started
+    metrics["timings"] = timings | outcome["metrics"]["timings"]
+    collect.save_metrics(metrics, out_dir)
+    return metrics, predicted
 
 
-def job_metrics(job_id, options, listing, summaries, worker_metrics) -> dict:
+def job_metrics(job_id, options, listing: dict, summaries, worker_metrics) -> dict:
     decode_rejected = [item for summary in summaries for item in summary["rejected"]]
-    metrics = {"job_id": job_id, "data_dir": str(listing.root)} | options
+    metrics = {"job_id": job_id, "data_dir": listing["root"]} | options
     metrics |= {
-        "images_total": listing.total,
-        "images_rejected": listing.rejected + decode_rejected,
+        "images_total": listing["total"],
+        "images_rejected": listing["rejected"] + decode_rejected,
         "shards": {
             "count": len(summaries),
             "bytes": sum(summary["bytes"] for summary in summaries),
@@ -139,12 +148,17 @@ def job_metrics(job_id, options, listing, summaries, worker_metrics) -> dict:
     return metrics
 
 
-def _print_summary(metrics: dict, out_dir: Path) -> None:
+def print_results(metrics: dict, predicted: dict | None, out_dir: Path) -> None:
+    resumed = metrics.get("resumed_from_epoch")
     print(
         f"job {metrics['job_id']}: held-out accuracy {metrics['test_accuracy']:.4f}"
         f" (loss {metrics['test_loss']:.4f}) on {metrics['test_images']} images,"
         f" train accuracy {metrics['train_accuracy']:.4f};"
         f" {metrics['images_used']} used, {len(metrics['images_rejected'])} rejected;"
-        f" {metrics['epochs']} epochs in {metrics['timings']['train_s']:.1f}s"
-        f" on {metrics['device']}; results in {out_dir}/"
+        f" {metrics['epochs_run']} epochs in {metrics['timings']['train_s']:.1f}s"
+        + (f" (resumed after epoch {resumed})" if resumed is not None else "")
+        + f" on {metrics['device']}; results in {out_dir}/"
     )
+    if predicted is not None:
+        seconds = metrics["timings"]["predict_s"]
+        print_summary(predicted, out_dir / "predictions.csv", seconds, "in the gpu task")

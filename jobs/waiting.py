@@ -24,14 +24,23 @@ def decode_signatures(app, job_id: str, data_root: str, shards: list[dict]) -> l
     ]
 
 
-def wait_for_decode(app, job_id, shards, on_progress, check_health=lambda: None) -> list[dict]:
-    """Block until every shard is decoded; ``on_progress(done, total)`` in images."""
+def _no_check(queue=None, pending=False) -> None:
+    return None
+
+
+def wait_for_decode(app, job_id, shards, on_progress, check_health=_no_check) -> list[dict]:
+    """Block until every shard is decoded; ``on_progress(done, total)`` in images.
+
+    ``check_health(queue, pending)`` may raise to stop waiting (a dead local
+    worker, a queue nobody consumes).
+    """
     results = [app.AsyncResult(decode_task_id(job_id, shard["index"])) for shard in shards]
     total = sum(len(shard["paths"]) for shard in shards)
     while True:
-        done, summaries = 0, []
+        done, summaries, started = 0, [], False
         for shard, result in zip(shards, results):
             state = result.state
+            started = started or state != "PENDING"
             if state == "SUCCESS":
                 summaries.append(result.result)
                 done += len(shard["paths"])
@@ -44,11 +53,11 @@ def wait_for_decode(app, job_id, shards, on_progress, check_health=lambda: None)
         on_progress(done, total)
         if len(summaries) == len(shards):
             return summaries
-        check_health()
+        check_health("cpu", not started)
         time.sleep(POLL_INTERVAL_S)
 
 
-def wait_for_task(result, what: str, on_state, on_progress, check_health=lambda: None):
+def wait_for_task(result, what: str, on_state, on_progress, check_health=_no_check, queue="gpu"):
     """Block until one task ends; its custom states' progress goes to ``on_progress``."""
     last_state = None
     while True:
@@ -62,7 +71,7 @@ def wait_for_task(result, what: str, on_state, on_progress, check_health=lambda:
             raise JobFailed(f"{what} failed: {describe(result.result)}")
         if isinstance(result.info, dict) and state not in ("PENDING", "STARTED"):
             on_progress(state, result.info)
-        check_health()
+        check_health(queue, state == "PENDING")
         time.sleep(POLL_INTERVAL_S)
 
 
@@ -85,7 +94,7 @@ def describe(error) -> str:
     return str(error)
 
 
-def wait_for_tasks(results: dict, on_state, on_progress, check_health=lambda: None) -> dict:
+def wait_for_tasks(results: dict, on_state, on_progress, check_health=_no_check) -> dict:
     """Block until every named task ends; failures are returned, not raised.
 
     Returns ``{name: {"state": "SUCCESS", "result": ...}}`` or
@@ -106,7 +115,59 @@ def wait_for_tasks(results: dict, on_state, on_progress, check_health=lambda: No
                 outcomes[name] = {"state": state, "error": describe(result.result)}
             elif isinstance(result.info, dict) and state not in ("PENDING", "STARTED"):
                 on_progress(name, state, result.info)
-        check_health()
+        check_health("gpu", all(states.get(name) == "PENDING" for name in results))
         if len(outcomes) < len(results):
             time.sleep(POLL_INTERVAL_S)
     return outcomes
+
+
+class QueueWatch:
+    """Notices a queue that no worker consumes, instead of waiting forever.
+
+    While a task stays PENDING, the workers are asked (at most every few
+    seconds) which queues they consume. Busy workers are fine; no worker on
+    the queue for ``wait_timeout_s`` raises JobFailed naming the queue.
+    """
+
+    def __init__(self, app, wait_timeout_s: float, interval_s: float = 5.0, stream=None):
+        self.app = app
+        self.wait_timeout_s = wait_timeout_s
+        self.interval_s = interval_s
+        self.stream = stream
+        self.unconsumed_since = {}
+        self.last_asked = {}
+
+    def __call__(self, queue=None, pending=False) -> None:
+        if queue is None or not pending:
+            self.unconsumed_since.pop(queue, None)
+            return
+        now = time.monotonic()
+        if now - self.last_asked.get(queue, 0.0) < self.interval_s:
+            return
+        self.last_asked[queue] = now
+        if self.consumers(queue):
+            self.unconsumed_since.pop(queue, None)
+            return
+        since = self.unconsumed_since.setdefault(queue, now)
+        if since == now and self.stream is not None:
+            print(
+                f"no worker consumes queue {queue!r} yet; waiting up to"
+                f" {self.wait_timeout_s:.0f}s (--wait-timeout)",
+                file=self.stream,
+                flush=True,
+            )
+        if now - since >= self.wait_timeout_s:
+            raise JobFailed(
+                f"no worker consumes queue {queue!r} (waited {now - since:.0f}s); start one with"
+                f" `celery -A workers.app worker -Q {queue}"
+                + (" --pool solo -c 1`" if queue == "gpu" else "`")
+                + "; the job stays queued and runs when a worker comes"
+            )
+
+    def consumers(self, queue: str) -> list[str]:
+        replies = self.app.control.inspect(timeout=1.0).active_queues() or {}
+        return [
+            worker
+            for worker, queues in replies.items()
+            if any(entry.get("name") == queue for entry in queues or [])
+        ]

@@ -71,6 +71,31 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+class DataRootRefused(PermissionError):
+    """A task asked a worker to read outside the folders it may read."""
+
+
+def require_allowed_root(data_root: str, allowed_roots: list[str]) -> None:
+    """Refuse a data folder outside every allowed root (``CATDOG_DATA_ROOT``).
+
+    Without this, anyone who can send a task could make a worker read any
+    file it can open (``/etc/shadow``) into Redis.
+    """
+    if not allowed_roots:
+        raise DataRootRefused(
+            "this worker may read no data: start it with CATDOG_DATA_ROOT set to the"
+            " folder (or folders, separated by ':') that holds the images"
+        )
+    real_root = os.path.realpath(data_root)
+    for allowed in allowed_roots:
+        if os.path.commonpath([allowed, real_root]) == allowed:
+            return
+    raise DataRootRefused(
+        f"{data_root} is outside the folders this worker may read ({', '.join(allowed_roots)});"
+        " mount the data under CATDOG_DATA_ROOT, or pass --worker-data-dir"
+    )
+
+
 def resolve_inside(root: str | os.PathLike, relative_path: str) -> str:
     """The real path of ``root/relative_path``; ImageRejected if it leaves ``root``."""
     real_root = os.path.realpath(root)

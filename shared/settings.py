@@ -77,3 +77,9 @@ def default_cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("catdog-queue"))
+
+
+def data_roots() -> list[str]:
+    """Folders a worker may read images from (``CATDOG_DATA_ROOT``, ``:``-separated)."""
+    raw_value = os.environ.get("CATDOG_DATA_ROOT", "")
+    return [os.path.realpath(root) for root in raw_value.split(os.pathsep) if root]

@@ -22,8 +22,9 @@ SHARED_DATA = REPOSITORY_ROOT.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")
+    roots = [tmp_path_factory.getbasetemp(), SHARED_DATA]
     with LocalCluster(
-        folder / "cache", folder / "logs", name="tests", cpu_concurrency=2
+        folder / "cache", folder / "logs", "tests", cpu_concurrency=2, data_roots=roots
     ) as running:
         yield running
 
