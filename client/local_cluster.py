@@ -64,6 +64,7 @@ class LocalCluster:
         cpu_concurrency: int | None = None,
         data_roots=(),
         extra_environment=None,
+        gpu_workers: int = 1,
     ):
         self.cache_dir = Path(cache_dir)
         self.log_dir = Path(log_dir)
@@ -76,9 +77,11 @@ class LocalCluster:
         self.password = secrets.token_hex(16)
         self.processes: dict[str, subprocess.Popen] = {}
         self.worker_arguments = {
-            "cpu-worker": ["-Q", "cpu", "-P", "prefork", "-c", str(self.cpu_concurrency)],
-            "gpu-worker": ["-Q", "gpu", "-P", "solo", "-c", "1"],
+            "cpu-worker": ["-Q", "cpu", "-P", "prefork", "-c", str(self.cpu_concurrency)]
         }
+        for number in range(1, gpu_workers + 1):
+            role = "gpu-worker" if number == 1 else f"gpu-worker-{number}"
+            self.worker_arguments[role] = ["-Q", "gpu", "-P", "solo", "-c", "1"]
 
     def url(self, database: int) -> str:
         return f"redis://:{self.password}@127.0.0.1:{self.port}/{database}"
@@ -99,8 +102,8 @@ class LocalCluster:
             raise
         return self
 
-    def __exit__(self, *exc_info):
-        self.stop()
+    def __exit__(self, exc_type, exc, traceback):
+        self.stop(graceful=exc_type is None)
 
     def start(self) -> None:
         self.start_redis()
@@ -212,11 +215,18 @@ class LocalCluster:
             process.wait(timeout=30)
             del self.processes[role]
 
-    def stop(self) -> None:
-        """Stop workers first (they may be writing to Redis), then save and stop Redis."""
+    def stop(self, graceful: bool = True) -> None:
+        """Stop workers first (they may be writing to Redis), then save and stop Redis.
+
+        Not graceful (Ctrl-C, an error): workers stop at once instead of finishing
+        their task; nothing is lost, since tasks are idempotent and training
+        resumes from its last checkpoint (``submit.py resume``).
+        """
         for role in self.worker_arguments:
             if role in self.processes:
-                _terminate_group(self.processes[role], grace_seconds=10)
+                # SIGTERM: finish the task at hand; SIGQUIT: stop now.
+                signal_number = signal.SIGTERM if graceful else signal.SIGQUIT
+                _terminate_group(self.processes[role], 10 if graceful else 3, signal_number)
         if "redis" in self.processes:
             try:
                 self.redis(STORE_DB).shutdown(save=True)
@@ -226,11 +236,11 @@ class LocalCluster:
         self.processes.clear()
 
 
-def _terminate_group(process: subprocess.Popen, grace_seconds: float) -> None:
-    """SIGTERM the process group, SIGKILL whatever is left after the grace period."""
+def _terminate_group(process, grace_seconds: float, signal_number=signal.SIGTERM) -> None:
+    """Signal the leader, SIGKILL whatever is left of its group after the grace period."""
     if process.poll() is None:
         # The leader alone: a Celery worker then stops its own pool children.
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signal_number)
         try:
             process.wait(timeout=grace_seconds)
         except subprocess.TimeoutExpired:

@@ -1,8 +1,45 @@
-"""Progress bars on the submitting machine: images decoded, then epochs trained."""
+"""Progress on the submitting machine: images decoded, then epochs trained.
+
+A terminal gets live bars (tqdm); logs and CI get plain lines: one per epoch,
+and one per tenth of the images decoded or predicted.
+"""
 
 import sys
+import time
 
 from tqdm import tqdm
+
+
+class LineBar:
+    """The part of tqdm's interface used here, printing a line at each step."""
+
+    def __init__(self, total, desc, stream, step):
+        self.total, self.desc, self.stream, self.step = total, desc, stream, step
+        self.n = 0
+        self.postfix = ""
+        self.printed_steps = 0
+        self.started = time.monotonic()
+
+    def update(self, delta) -> None:
+        self.n += delta
+        steps = int(self.n / self.step + 1e-9)
+        if steps > self.printed_steps:
+            self.printed_steps = steps
+            self._print()
+
+    def set_postfix(self, values: dict, refresh=False) -> None:
+        self.postfix = " ".join(f"{name}={value}" for name, value in values.items())
+
+    def _print(self) -> None:
+        done = f"{self.n:.0f}/{self.total}"
+        if self.desc.startswith("train"):
+            done = f"epoch {self.n:.0f}/{self.total}"
+        seconds = time.monotonic() - self.started
+        line = f"{self.desc}: {done} [{seconds:.0f}s] {self.postfix}".rstrip()
+        print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        return None
 
 
 class JobProgress:
@@ -10,13 +47,7 @@ class JobProgress:
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stderr
-        interactive = self.stream.isatty()
-        self.bar_options = {
-            "file": self.stream,
-            "dynamic_ncols": True,
-            # Logs and CI get a line every few seconds, not a flood of updates.
-            "mininterval": 0.2 if interactive else 5.0,
-        }
+        self.interactive = self.stream.isatty()
         self.decode_bar = None
         self.train_bar = None
         self.predict_bar = None
@@ -24,7 +55,7 @@ class JobProgress:
 
     def decode(self, done: int, total: int) -> None:
         if self.decode_bar is None:
-            self.decode_bar = tqdm(total=total, desc="decode", unit="img", **self.bar_options)
+            self.decode_bar = self._bar(total, "decode", "img", max(total / 10, 1))
         self.decode_bar.update(done - self.decode_bar.n)
         if done >= total:
             self.decode_bar.close()
@@ -47,7 +78,7 @@ class JobProgress:
 
     def predicted(self, done: int, total: int) -> None:
         if self.predict_bar is None:
-            self.predict_bar = tqdm(total=total, desc="predict", unit="img", **self.bar_options)
+            self.predict_bar = self._bar(total, "predict", "img", max(total / 10, 1))
         self.predict_bar.update(done - self.predict_bar.n)
 
     def run_state(self, name: str, state: str) -> None:
@@ -68,15 +99,8 @@ class JobProgress:
     def epoch(self, progress: dict) -> None:
         epochs = progress.get("epochs", 0)
         if self.train_bar is None:
-            self.train_bar = tqdm(
-                total=epochs,
-                desc=self.train_name,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| epoch {n:.1f}/{total}"
-                " [{elapsed}<{remaining}{postfix}]",
-                **self.bar_options,
-            )
+            self.train_bar = self._bar(epochs, self.train_name, "epoch", 1)
         done = progress.get("epoch", 0) + progress.get("fraction", 0.0)
-        self.train_bar.update(min(done, epochs) - self.train_bar.n)
         self.train_bar.set_postfix(
             {
                 name: f"{value:.4f}"
@@ -85,6 +109,21 @@ class JobProgress:
             },
             refresh=False,
         )
+        self.train_bar.update(min(done, epochs) - self.train_bar.n)
+
+    def _bar(self, total, desc: str, unit: str, step: float):
+        if not self.interactive:
+            return LineBar(total, desc, self.stream, step)
+        if unit == "epoch":
+            return tqdm(
+                total=total,
+                desc=desc,
+                file=self.stream,
+                dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| epoch {n:.1f}/{total}"
+                " [{elapsed}<{remaining}{postfix}]",
+            )
+        return tqdm(total=total, desc=desc, unit=unit, file=self.stream, dynamic_ncols=True)
 
     def close(self) -> None:
         for bar in (self.decode_bar, self.train_bar, self.predict_bar):

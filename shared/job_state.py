@@ -7,20 +7,28 @@ last finished epoch; a stored result makes a finished job return at once.
 """
 
 import json
+import threading
 import time
 import uuid
 
-LOCK_TTL_S = 120  # a runner that stops refreshing (it died) loses the lock after this
-WAIT_INTERVAL_S = 2.0
+WAIT_INTERVAL_S = 1.0
+
+
+class LockLost(RuntimeError):
+    """Another runner took over this job (ours lapsed): this copy must stop quietly."""
 
 
 class JobState:
-    def __init__(self, redis_client, job_id: str, ttl_seconds: int):
+    def __init__(self, redis_client, job_id: str, ttl_seconds: int, lock_ttl_seconds: int = 30):
         self.redis = redis_client
         self.job_id = job_id
         self.ttl_seconds = ttl_seconds
+        # A runner that dies stops its heartbeat: its lock lapses after this.
+        self.lock_ttl_seconds = lock_ttl_seconds
         self.token = uuid.uuid4().hex  # this runner, not this task id: copies share that
         self.prefix = f"catdog:job:{job_id}:"
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat = None
 
     def result(self) -> dict | None:
         stored = self.redis.get(self.prefix + "result")
@@ -38,7 +46,8 @@ class JobState:
         Returns False if the job finished while waiting (its result is stored).
         """
         started = time.monotonic()
-        while not self.redis.set(self.prefix + "lock", self.token, nx=True, ex=LOCK_TTL_S):
+        lock_key = self.prefix + "lock"
+        while not self.redis.set(lock_key, self.token, nx=True, ex=self.lock_ttl_seconds):
             if self.result() is not None:
                 return False
             if timeout_s is not None and time.monotonic() - started > timeout_s:
@@ -46,15 +55,34 @@ class JobState:
             if on_wait is not None:
                 on_wait()
             time.sleep(WAIT_INTERVAL_S)
+        if self.result() is not None:  # finished between our last look and the lock
+            self.redis.delete(lock_key)
+            return False
+        self._heartbeat_stop.clear()
+        self._heartbeat = threading.Thread(target=self._beat, name="job-lock", daemon=True)
+        self._heartbeat.start()
         return True
 
+    def _beat(self) -> None:
+        """Keep the lock alive from a thread, so long steps (evaluation) cannot lose it."""
+        while not self._heartbeat_stop.wait(self.lock_ttl_seconds / 3):
+            try:
+                self.redis.expire(self.prefix + "lock", self.lock_ttl_seconds)
+            except Exception:  # a passing Redis error: the next beat tries again
+                pass
+
+    def holds_lock(self) -> bool:
+        return self.redis.get(self.prefix + "lock") == self.token.encode()
+
     def refresh(self) -> None:
-        """Keep the lock while alive; raise if another runner took it over."""
-        if self.redis.get(self.prefix + "lock") != self.token.encode():
-            raise RuntimeError(f"job {self.job_id}: lost the lock to another runner")
-        self.redis.expire(self.prefix + "lock", LOCK_TTL_S)
+        """Raise if another runner took the lock over (ours lapsed): stop, do not race it."""
+        if not self.holds_lock():
+            raise LockLost(f"job {self.job_id}: lost the lock to another runner")
 
     def release(self) -> None:
+        self._heartbeat_stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
         # Delete only our own lock (compare-and-delete in one step).
         script = (
             "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"

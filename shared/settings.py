@@ -63,6 +63,11 @@ def visibility_timeout_seconds() -> int:
     return int(hours * 3600)
 
 
+def lock_ttl_seconds() -> int:
+    """A training runner that dies loses its job's lock after this many seconds."""
+    return _whole_number_from_env("CATDOG_LOCK_TTL_S", 30)
+
+
 def max_image_pixels() -> int:
     """Images with more pixels than this are rejected as decompression bombs."""
     # Pillow's own default limit (about 89 megapixels).

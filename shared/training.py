@@ -56,9 +56,9 @@ def train_and_evaluate(
     else:
         model, first_epoch, earlier_history = _new_model(options, pixels.shape[1:], labels, parts)
 
-    callbacks = [_ProgressCallback(options["epochs"], on_progress)]
-    if checkpoints is not None:
-        callbacks.append(CheckpointCallback(checkpoints, earlier_history))
+    # The checkpoint first: an epoch reported as done is an epoch that can be resumed.
+    callbacks = [] if checkpoints is None else [CheckpointCallback(checkpoints, earlier_history)]
+    callbacks.append(_ProgressCallback(options["epochs"], on_progress))
     if options.get("patience"):
         callbacks.append(
             keras.callbacks.EarlyStopping(

@@ -11,10 +11,11 @@ import os
 import tempfile
 import time
 
+from celery.exceptions import Ignore
 from celery.signals import worker_init
 
 from shared import settings
-from shared.job_state import JobState
+from shared.job_state import JobState, LockLost
 from workers.app import app
 from workers.assembly import assemble_shards
 from workers.cpu import store
@@ -56,7 +57,9 @@ def train(self, job_id: str, data_root: str, shards: list[dict], options: dict) 
     Safe to run twice: a finished job returns its stored result, a second copy
     waits for the first, and a copy that finds a checkpoint goes on from it.
     """
-    state = JobState(store().redis, job_id, settings.artifact_ttl_seconds())
+    state = JobState(
+        store().redis, job_id, settings.artifact_ttl_seconds(), settings.lock_ttl_seconds()
+    )
     if state.result() is not None:
         logger.info("job %s: already trained, returning the stored result", job_id)
         return state.result()
@@ -68,6 +71,10 @@ def train(self, job_id: str, data_root: str, shards: list[dict], options: dict) 
         return state.result()
     try:
         return _train_locked(self, state, job_id, data_root, shards, options)
+    except LockLost:
+        # The copy that holds the lock now reports the outcome; this one says nothing.
+        logger.warning("job %s: another runner took over; this copy stops", job_id)
+        raise Ignore() from None
     finally:
         state.release()
 
@@ -78,7 +85,6 @@ def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
     pixels, paths, assembly = assemble_shards(task, job_id, data_root, shards)
 
     def report(progress: dict):
-        state.refresh()
         task.update_state(state="TRAINING", meta=progress)
 
     with tempfile.TemporaryDirectory(prefix=f"catdog-{job_id}-") as output_dir:

@@ -1,0 +1,95 @@
+"""Interrupt and resume a local job; several jobs at once on one cluster."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from client.local_cluster import REPOSITORY_ROOT, STORE_DB
+from shared.decode import decode_files
+from shared.listing import list_labelled_images, plan_shards
+from shared.shards import decode_shard
+from tests.images import make_separable_images
+from tests.integration.conftest import clean_environment, run_submit
+
+pytestmark = pytest.mark.integration
+
+
+def test_ctrl_c_then_resume_goes_on_from_the_last_epoch(tmp_path):
+    make_separable_images(tmp_path / "data", per_label=100)
+    cache = tmp_path / "cache"
+    arguments = ["train", "--data", tmp_path / "data", "--epochs", 30, "--batch-size", 2]
+    arguments += ["--image-size", 16, "--cache-dir", cache, "--out", tmp_path / "first"]
+    client = subprocess.Popen(
+        [sys.executable, "submit.py", *map(str, arguments)],
+        cwd=REPOSITORY_ROOT,
+        env=clean_environment(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    job_id = client.stderr.readline().split(":", 1)[0].removeprefix("job ")
+    for line in client.stderr:  # not a terminal: one plain line per epoch
+        if line.startswith("train: epoch 3/30"):
+            break
+    client.send_signal(signal.SIGINT)
+    client.communicate(timeout=60)
+    assert client.returncode == 130
+
+    resumed = run_submit(["resume", job_id, "--cache-dir", cache, "--out", tmp_path / "second"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed after epoch" in resumed.stdout
+    metrics = json.loads((tmp_path / "second" / "metrics.json").read_text())
+    assert metrics["job_id"] == job_id
+    assert metrics["resumed_from_epoch"] >= 3
+    assert metrics["epochs_run"] == len(metrics["history"]) == 30
+    assert metrics["shards"]["reused"] == metrics["shards"]["count"]
+    assert metrics["test_accuracy"] >= 0.9
+
+
+def test_resume_of_an_unknown_job_is_a_usage_error(cluster):
+    process = run_submit(
+        ["resume", "20990101-000000-abcdef"], clean_environment() | cluster.environment()
+    )
+    assert process.returncode == 2
+    assert "no job 20990101-000000-abcdef" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_three_jobs_at_once_share_shards_and_keep_their_own_results(cluster, tmp_path):
+    make_separable_images(tmp_path / "data", per_label=40)
+    variants = [("sgd", 8), ("adam", 8), ("rmsprop", 12)]
+
+    def submit(variant):
+        optimizer, size = variant
+        out = tmp_path / f"{optimizer}-{size}"
+        arguments = ["train", "--data", tmp_path / "data", "--optimizer", optimizer]
+        arguments += ["--image-size", size, "--epochs", 3, "--shard-size", 20, "--out", out]
+        return run_submit(arguments, clean_environment() | cluster.environment()), out
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        finished = list(pool.map(submit, variants))
+    assert time.monotonic() - started < 300
+    job_ids = set()
+    for (process, out), (optimizer, size) in zip(finished, variants):
+        assert process.returncode == 0, process.stderr
+        metrics = json.loads((out / "metrics.json").read_text())
+        job_ids.add(metrics["job_id"])
+        assert (metrics["optimizer"], metrics["image_size"]) == (optimizer, size)
+        assert metrics["images_used"] == 80 and metrics["shards"]["count"] == 4
+        assert (out / "model.keras").exists()
+    assert len(job_ids) == 3
+
+    # The two jobs at 8 px decoded the same files at the same time: one correct shard each.
+    listing = list_labelled_images(tmp_path / "data")
+    store = cluster.redis(STORE_DB)
+    for shard in plan_shards(listing, 20, 8):
+        header, pixels = decode_shard(store.get(shard["key"]))
+        expected, used, _ = decode_files(listing.root, shard["paths"], 8, 10**9)
+        assert header["paths"] == used == shard["paths"]
+        np.testing.assert_array_equal(pixels, expected)
