@@ -31,6 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands.add_parser("train", help="decode a labelled folder, train, evaluate"))
     _add_compare(commands.add_parser("compare", help="train one model per optimizer, compare"))
     _add_predict(commands.add_parser("predict", help="classify a folder with a trained model"))
+    cluster = commands.add_parser("cluster", help="run a local cluster until Ctrl-C")
+    cluster.add_argument("--cpu-workers", type=positive_int, help="decode processes (cores)")
+    cluster.add_argument("--gpu-workers", type=positive_int, default=1)
+    cluster.add_argument("--flower", type=positive_int, metavar="PORT", help="also run Flower")
+    cluster.add_argument(
+        "--data-root",
+        action="append",
+        help="a folder workers may read images from (repeatable; default: this folder)",
+    )
+    cluster.add_argument("--cache-dir", help="where Redis keeps the shard cache")
     resume = commands.add_parser("resume", help="run an interrupted train job on to its end")
     resume.add_argument("job_id", help="the id `train` printed (job YYYYMMDD-HHMMSS-xxxxxx)")
     resume.add_argument("--out", help="output folder (default runs/<job id>/)")
@@ -79,6 +89,17 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--batch-size", type=positive_int, default=128)
     command.add_argument("--seed", type=int, default=12345, help="fixes the split and the weights")
     command.add_argument("--test-size", type=fraction, default=0.25, help="held-out fraction")
+    command.add_argument(
+        "--device",
+        choices=("auto", "cpu"),
+        default="auto",
+        help="auto: a GPU if the gpu worker has one; cpu: force the CPU",
+    )
+    command.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="cnn on a GPU: compute in float16 (ignored on CPUs; metrics say if used)",
+    )
     command.add_argument(
         "--schedule",
         choices=SCHEDULES,
@@ -141,6 +162,10 @@ def main(argv=None) -> int:
             from client.compare_command import run_compare
 
             return run_compare(args)
+        if args.command == "cluster":
+            from client.cluster_command import run_cluster
+
+            return run_cluster(args)
         if args.command == "resume":
             from client.train_command import run_resume
 

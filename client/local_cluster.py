@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
-BROKER_DB, RESULTS_DB, STORE_DB = 0, 1, 2
 _PR_SET_PDEATHSIG = 1
 
 
@@ -83,15 +82,14 @@ class LocalCluster:
             role = "gpu-worker" if number == 1 else f"gpu-worker-{number}"
             self.worker_arguments[role] = ["-Q", "gpu", "-P", "solo", "-c", "1"]
 
-    def url(self, database: int) -> str:
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/{database}"
+    def url(self) -> str:
+        """One database for queues, results, shards and artifacts, as on any cluster."""
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def environment(self) -> dict:
         """What clients and workers of this cluster need in their environment."""
         return {
-            "CELERY_BROKER_URL": self.url(BROKER_DB),
-            "CELERY_RESULT_BACKEND": self.url(RESULTS_DB),
-            "CATDOG_STORE_URL": self.url(STORE_DB),
+            "CELERY_BROKER_URL": self.url(),
         }
 
     def __enter__(self):
@@ -141,7 +139,7 @@ class LocalCluster:
             + "\n"
         )
         self._spawn("redis", [find_redis_server(), str(config)])
-        client = self.redis(STORE_DB)
+        client = self.redis()
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -155,13 +153,16 @@ class LocalCluster:
                     ) from None
                 time.sleep(0.05)
         config.unlink()
-        # Queues and results of an earlier, interrupted run must not replay here,
-        # and its training locks have no runner left.
-        self.redis(BROKER_DB).flushdb()
-        self.redis(RESULTS_DB).flushdb()
-        store = self.redis(STORE_DB)
-        for key in store.scan_iter(match="catdog:job:*:lock"):
-            store.delete(key)
+        self._forget_earlier_runs(client)
+
+    @staticmethod
+    def _forget_earlier_runs(client) -> None:
+        """Queues and task results of an earlier, interrupted run must not replay here,
+        and its training locks have no runner left. Shards, checkpoints and job
+        records (``catdog:*``) stay: they are the cache and what ``resume`` needs."""
+        for key in client.scan_iter(count=1000):
+            if not key.startswith(b"catdog:") or key.endswith(b":lock"):
+                client.delete(key)
 
     def start_worker(self, role: str) -> None:
         """Start (or start again, after ``kill``) the ``cpu-worker`` or ``gpu-worker``."""
@@ -171,8 +172,15 @@ class LocalCluster:
         command += ["--without-gossip", "--without-mingle"]
         self._spawn(role, command)
 
-    def _spawn(self, role: str, command: list[str]) -> None:
+    def start_flower(self, port: int, basic_auth: str) -> None:
+        """Flower on ``127.0.0.1:port``, behind basic auth (``user:password``)."""
+        command = [sys.executable, "-m", "celery", "-A", "workers.app", "flower"]
+        command += [f"--port={port}", "--address=127.0.0.1"]
+        self._spawn("flower", command, {"FLOWER_BASIC_AUTH": basic_auth})
+
+    def _spawn(self, role: str, command: list[str], more_environment=None) -> None:
         environment = os.environ | self.environment() | self.extra_environment
+        environment |= more_environment or {}
         environment["CATDOG_DATA_ROOT"] = os.pathsep.join(self.data_roots)
         environment["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(REPOSITORY_ROOT), os.environ.get("PYTHONPATH")])
@@ -192,10 +200,10 @@ class LocalCluster:
     def _log(self, role: str) -> Path:
         return self.log_dir / f"{role}.log"
 
-    def redis(self, database: int):
+    def redis(self):
         import redis
 
-        return redis.Redis.from_url(self.url(database), socket_connect_timeout=5)
+        return redis.Redis.from_url(self.url(), socket_connect_timeout=5)
 
     def check_alive(self) -> None:
         """Raise ClusterError naming the first process that exited, with its log's end."""
@@ -222,6 +230,8 @@ class LocalCluster:
         their task; nothing is lost, since tasks are idempotent and training
         resumes from its last checkpoint (``submit.py resume``).
         """
+        if "flower" in self.processes:
+            _terminate_group(self.processes["flower"], 5)
         for role in self.worker_arguments:
             if role in self.processes:
                 # SIGTERM: finish the task at hand; SIGQUIT: stop now.
@@ -229,7 +239,7 @@ class LocalCluster:
                 _terminate_group(self.processes[role], 10 if graceful else 3, signal_number)
         if "redis" in self.processes:
             try:
-                self.redis(STORE_DB).shutdown(save=True)
+                self.redis().shutdown(save=True)
             except Exception:
                 pass  # the connection drops as Redis exits; or it is already gone
             _terminate_group(self.processes["redis"], grace_seconds=30)

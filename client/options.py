@@ -29,6 +29,8 @@ def training_options(args, labels: list[str], optimizer=None, learning_rate=None
         "seed": args.seed,
         "test_size": args.test_size,
         "patience": args.patience,
+        "device": getattr(args, "device", "auto"),
+        "mixed_precision": getattr(args, "mixed_precision", False),
         "schedule": getattr(args, "schedule", None) or defaults["schedule"],
         "labels": labels,
     }

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from client.broker import check_reachable, redact
-from client.local_cluster import STORE_DB, LocalCluster
+from client.local_cluster import LocalCluster
 from jobs import waiting
 from shared import settings
 
@@ -79,7 +79,7 @@ def _start_local_cluster(args, job_id, log_dir, stack, timings, data_roots) -> L
     stack.push(lambda exc_type, exc, traceback: cluster.stop(graceful=exc_type is None))
     cluster.start_redis()
     if callable(data_roots):  # known only from what the cluster's Redis holds (resume)
-        data_roots = data_roots(cluster.redis(STORE_DB))
+        data_roots = data_roots(cluster.redis())
     cluster.start_workers(data_roots)
     timings["cluster_start_s"] = time.perf_counter() - started
     os.environ.update(cluster.environment())

@@ -13,11 +13,12 @@ SCHEDULES = ("constant", "cosine")
 CNN_FILTERS = (32, 64, 128, 256)
 
 
-def make_model(model_name: str, input_shape: tuple, num_classes: int):
+def make_model(model_name: str, input_shape: tuple, num_classes: int, mixed_precision=False):
     if model_name == "mlp":
         return make_mlp(input_shape, num_classes)
     if model_name == "cnn":
-        return make_cnn(input_shape, num_classes)
+        policy = "mixed_float16" if mixed_precision else None
+        return make_cnn(input_shape, num_classes, dtype_policy=policy)
     raise ValueError(f"unknown model {model_name!r}; choose one of {', '.join(MODELS)}")
 
 
@@ -48,12 +49,16 @@ def make_mlp(input_shape: tuple, num_classes: int):
     return keras.Model(inputs, outputs, name="mlp")
 
 
-def make_cnn(input_shape: tuple, num_classes: int, filters=CNN_FILTERS, dropout=0.3):
+def make_cnn(
+    input_shape: tuple, num_classes: int, filters=CNN_FILTERS, dropout=0.3, dtype_policy=None
+):
     """A small convolutional network for raw uint8 pixels.
 
     Augmentation (horizontal flips, shifts of up to a tenth of the image) is a
     part of the model, so it runs wherever training runs and is skipped at
     inference: Keras preprocessing layers are active only when training.
+    ``dtype_policy="mixed_float16"`` computes in float16 on GPUs (the softmax
+    stays float32, for stable probabilities).
     """
     import keras
     from keras import layers
@@ -61,17 +66,22 @@ def make_cnn(input_shape: tuple, num_classes: int, filters=CNN_FILTERS, dropout=
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, received {num_classes}")
     inputs = keras.Input(shape=input_shape, dtype="uint8", name="pixels")
-    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    x = layers.RandomFlip("horizontal", name="flip")(x)
-    x = layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", name="shift")(x)
+    policy = {"dtype": dtype_policy} if dtype_policy else {}
+    x = layers.Rescaling(1.0 / 255, name="rescale", **policy)(inputs)
+    x = layers.RandomFlip("horizontal", name="flip", **policy)(x)
+    x = layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", name="shift", **policy)(x)
     for block, width in enumerate(filters, start=1):
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{block}")(x)
-        x = layers.BatchNormalization(name=f"norm{block}")(x)
-        x = layers.Activation("relu", name=f"relu{block}")(x)
-        x = layers.MaxPooling2D(name=f"pool{block}")(x)
-    x = layers.GlobalAveragePooling2D(name="average")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{block}", **policy)(
+            x
+        )
+        x = layers.BatchNormalization(name=f"norm{block}", **policy)(x)
+        x = layers.Activation("relu", name=f"relu{block}", **policy)(x)
+        x = layers.MaxPooling2D(name=f"pool{block}", **policy)(x)
+    x = layers.GlobalAveragePooling2D(name="average", **policy)(x)
+    x = layers.Dropout(dropout, name="dropout", **policy)(x)
+    outputs = layers.Dense(
+        num_classes, activation="softmax", name="probabilities", dtype="float32"
+    )(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 

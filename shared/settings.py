@@ -88,3 +88,10 @@ def data_roots() -> list[str]:
     """Folders a worker may read images from (``CATDOG_DATA_ROOT``, ``:``-separated)."""
     raw_value = os.environ.get("CATDOG_DATA_ROOT", "")
     return [os.path.realpath(root) for root in raw_value.split(os.pathsep) if root]
+
+
+def gpu_memory_limit_mb() -> int | None:
+    """``GPU_MEMORY_LIMIT_MB``: cap TensorFlow's GPU memory; unset means grow as needed."""
+    if not os.environ.get("GPU_MEMORY_LIMIT_MB"):
+        return None
+    return _whole_number_from_env("GPU_MEMORY_LIMIT_MB", 1)

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from shared.checkpoints import CheckpointCallback, restore
-from shared.devices import describe_device
+from shared.devices import describe_device, device_scope, has_gpu
 from shared.listing import label_of
 from shared.model_metadata import write_metadata
 from shared.models import compile_model, make_model, make_optimizer
@@ -45,11 +45,23 @@ def train_and_evaluate(
     label_indices = label_indices_for(paths, labels)
     parts = split_parts(paths, label_indices, options)
     targets = keras.utils.to_categorical(label_indices, len(labels))
+
+    keras.utils.set_random_seed(options["seed"])
+    device = options.get("device", "auto")
+    with device_scope(device):
+        metrics = _fit_and_evaluate(
+            pixels, targets, parts, labels, options, output_dir, on_progress, checkpoints
+        )
+    metrics["device"] = describe_device(device)
+    return metrics
+
+
+def _fit_and_evaluate(
+    pixels, targets, parts, labels, options, output_dir, on_progress, checkpoints
+):
     x_train, y_train = pixels[parts["train"]], targets[parts["train"]]
     x_test, y_test = pixels[parts["test"]], targets[parts["test"]]
     validation = parts.get("validation", parts["test"])
-
-    keras.utils.set_random_seed(options["seed"])
     resumed = checkpoints.load() if checkpoints is not None else None
     if resumed is not None:
         model, first_epoch, earlier_history = restore(resumed)
@@ -96,15 +108,21 @@ def train_and_evaluate(
             "epochs_run": len(per_epoch),
             "best_epoch": best_epoch(per_epoch),
             "resumed_from_epoch": first_epoch if resumed is not None else None,
-            "device": describe_device(),
+            "mixed_precision": mixed_precision_in_use(options),
             "timings": {"train_s": train_seconds, "evaluate_s": evaluate_seconds},
         }
     )
     return metrics
 
 
+def mixed_precision_in_use(options) -> bool:
+    """Asked for, and possible: float16 compute pays off on GPUs only."""
+    wanted = options.get("mixed_precision", False) and options["model"] == "cnn"
+    return bool(wanted and options.get("device", "auto") != "cpu" and has_gpu())
+
+
 def _new_model(options, input_shape, labels, parts):
-    model = make_model(options["model"], input_shape, len(labels))
+    model = make_model(options["model"], input_shape, len(labels), mixed_precision_in_use(options))
     steps_per_epoch = -(-len(parts["train"]) // options["batch_size"])
     optimizer = make_optimizer(
         options["optimizer"],

@@ -60,3 +60,42 @@ def add_broken_files(folder: Path, outside: Path) -> dict[str, str]:
         "nolabel.jpg": "LABEL.N.EXT",
         "cat.905.jpg": "outside the data folder",
     }
+
+
+def write_catalogue(folder: Path, outside: Path) -> dict[str, tuple[str, str | None]]:
+    """One file of every awkward kind; returns {case: (relative path, reason fragment)}.
+
+    A reason fragment of None means the file must be accepted and decoded.
+    """
+    make_separable_images(folder, per_label=20)
+    cases = add_broken_files(folder, outside)
+    catalogue = {
+        "truncated JPEG": ("cat.900.jpg", cases["cat.900.jpg"]),
+        "zero-byte file": ("cat.901.jpg", cases["cat.901.jpg"]),
+        "random bytes": ("dog.902.jpg", cases["dog.902.jpg"]),
+        "text named .jpg": ("dog.903.jpg", cases["dog.903.jpg"]),
+        "decompression bomb": ("dog.904.png", cases["dog.904.png"]),
+        "name without a label": ("nolabel.jpg", cases["nolabel.jpg"]),
+        "link out of the data folder": ("cat.905.jpg", cases["cat.905.jpg"]),
+    }
+    gradient = np.linspace(0, 255, 24 * 24 * 3).reshape(24, 24, 3).astype(np.uint8)
+    rgb = Image.fromarray(gradient)
+    rgb.save(folder / "cat.910.jpg", format="PNG")
+    rgb.convert("L").save(folder / "cat.911.jpg")
+    rgb.convert("CMYK").save(folder / "dog.912.jpg")
+    rgb.convert("RGBA").save(folder / "dog.913.png")
+    rgb.convert("P").save(folder / "cat.914.png")
+    wide = (np.arange(24 * 24, dtype=np.uint16).reshape(24, 24) * 100).astype(np.uint16)
+    Image.fromarray(wide, mode="I;16").save(folder / "dog.915.png")
+    odd_name = b"cat.\xff\xfe916.jpg"
+    rgb.save(os.path.join(os.fsencode(folder), odd_name), format="JPEG")
+    catalogue |= {
+        "PNG named .jpg": ("cat.910.jpg", None),
+        "grayscale": ("cat.911.jpg", None),
+        "CMYK": ("dog.912.jpg", None),
+        "RGBA": ("dog.913.png", None),
+        "palette": ("cat.914.png", None),
+        "16-bit PNG": ("dog.915.png", None),
+        "non-UTF-8 file name": (os.fsdecode(odd_name), None),
+    }
+    return catalogue

@@ -2,5 +2,5 @@
 
 from celery import Celery
 
-app = Celery("catdog", include=["workers.cpu", "workers.gpu"])
+app = Celery("catdog", include=["workers.cpu", "workers.gpu", "workers.task_log"])
 app.config_from_object("celeryconfig")

@@ -31,7 +31,7 @@ def import_tensorflow_early(sender, **_):
     started = time.perf_counter()
     from shared import devices, prediction, training  # noqa: F401  (the import is the point)
 
-    devices.configure_devices()
+    devices.configure_devices(settings.gpu_memory_limit_mb())
     seconds = time.perf_counter() - started
     logger.info("TensorFlow ready in %.1fs on %s", seconds, devices.describe_device())
 

@@ -68,8 +68,8 @@ def cluster_app(cluster):
     from workers.app import app
 
     app.conf.update(
-        broker_url=cluster.environment()["CELERY_BROKER_URL"],
-        result_backend=cluster.environment()["CELERY_RESULT_BACKEND"],
+        broker_url=cluster.url(),
+        result_backend=cluster.url(),
     )
     yield app
     for name in cluster.environment():

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from client.local_cluster import REPOSITORY_ROOT, STORE_DB, LocalCluster
+from client.local_cluster import REPOSITORY_ROOT, LocalCluster
 from jobs import train as train_job
 from jobs import waiting
 from tests.images import make_separable_images
@@ -49,7 +49,7 @@ def fault_app(fault_cluster):
     environment = fault_cluster.environment()
     app.conf.update(
         broker_url=environment["CELERY_BROKER_URL"],
-        result_backend=environment["CELERY_RESULT_BACKEND"],
+        result_backend=environment["CELERY_BROKER_URL"],
     )
     return app
 
@@ -144,7 +144,7 @@ def test_shards_lost_before_training_are_decoded_again(fault_cluster, fault_app,
         process, job_id = start_submit(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
         decodes = [fault_app.AsyncResult(waiting.decode_task_id(job_id, i)) for i in range(6)]
         wait_for(lambda: all(result.state == "SUCCESS" for result in decodes))
-        store = fault_cluster.redis(STORE_DB)
+        store = fault_cluster.redis()
         lost = [decodes[1].result["key"], decodes[4].result["key"]]
         assert store.delete(*lost) == 2  # what an eviction or a restart without saving does
     finally:
@@ -196,7 +196,7 @@ def test_duplicate_deliveries_train_once(fault_cluster, fault_app, tmp_path):
 
 def _record_of(cluster, out):
     job_id = json.loads((out / "metrics.json").read_text())["job_id"]
-    return json.loads(cluster.redis(STORE_DB).get(f"catdog:job:{job_id}:record"))
+    return json.loads(cluster.redis().get(f"catdog:job:{job_id}:record"))
 
 
 def test_no_gpu_worker_is_reported_by_queue_name(fault_cluster, tmp_path):

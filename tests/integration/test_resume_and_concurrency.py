@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from client.local_cluster import REPOSITORY_ROOT, STORE_DB
+from client.local_cluster import REPOSITORY_ROOT
 from shared.decode import decode_files
 from shared.listing import list_labelled_images, plan_shards
 from shared.shards import decode_shard
@@ -87,7 +87,7 @@ def test_three_jobs_at_once_share_shards_and_keep_their_own_results(cluster, tmp
 
     # The two jobs at 8 px decoded the same files at the same time: one correct shard each.
     listing = list_labelled_images(tmp_path / "data")
-    store = cluster.redis(STORE_DB)
+    store = cluster.redis()
     for shard in plan_shards(listing, 20, 8):
         header, pixels = decode_shard(store.get(shard["key"]))
         expected, used, _ = decode_files(listing.root, shard["paths"], 8, 10**9)

@@ -311,3 +311,33 @@ def test_best_epoch_is_the_lowest_validation_loss():
     assert best_epoch(history) == 2
     assert best_epoch([{"loss": 0.3}]) is None
     assert best_epoch([]) is None
+
+
+def test_mixed_precision_cnn_keeps_float32_probabilities():
+    from shared.models import make_model
+
+    model = make_model("cnn", (16, 16, 3), 2, mixed_precision=True)
+    conv = model.get_layer("conv1")
+    assert conv.dtype_policy.name == "mixed_float16"
+    assert conv.compute_dtype == "float16" and conv.variable_dtype == "float32"
+    assert model.get_layer("probabilities").compute_dtype == "float32"
+    assert model.output.dtype == "float32"
+
+
+def test_mixed_precision_falls_back_without_a_gpu_and_with_device_cpu():
+    from shared.devices import has_gpu
+    from shared.training import mixed_precision_in_use
+
+    asked = {"model": "cnn", "mixed_precision": True, "device": "auto"}
+    assert mixed_precision_in_use(asked) == has_gpu()
+    assert mixed_precision_in_use(asked | {"device": "cpu"}) is False
+    assert mixed_precision_in_use(asked | {"model": "mlp"}) is False
+
+
+def test_device_scope_accepts_auto_and_cpu_only():
+    from shared.devices import describe_device, device_scope
+
+    with device_scope("cpu"):
+        assert describe_device("cpu").startswith("CPU")
+    with pytest.raises(ValueError, match="'auto' or 'cpu'"):
+        device_scope("tpu")

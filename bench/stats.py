@@ -1,0 +1,191 @@
+"""Pure helpers of the benchmarks: medians, ratios, run order, tables, log parsing.
+
+Nothing here times anything or starts a process, so all of it is unit-tested
+(tests/unit/test_bench.py).
+"""
+
+import math
+import re
+from datetime import datetime
+
+# Pillow's JPEG draft mode and libjpeg's ``scale_denom`` only scale by these.
+JPEG_SCALE_DENOMINATORS = (8, 4, 2, 1)
+
+_CELERY_TIME = re.compile(r"^\[(?P<stamp>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): [A-Z]+/[^\]]+\] ")
+_FIRST_EPOCH = re.compile(r"^(?:train|plain): epoch 1/\d+\b")
+_PREDICT_SUMMARY = re.compile(
+    r"^predicted (?P<rows>\d+) images, (?P<seconds>[\d.]+)s in all \((?P<rate>\d+) images/s\)"
+)
+
+
+def median(values) -> float:
+    """The median of a non-empty sequence of numbers (mean of the middle two)."""
+    ordered = sorted(float(value) for value in values)
+    if not ordered:
+        raise ValueError("the median of no values is undefined")
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``; NaN when the denominator is zero or missing."""
+    if denominator is None or numerator is None or denominator == 0:
+        return math.nan
+    return float(numerator) / float(denominator)
+
+
+def interleaved(names, repeats: int) -> list[tuple[int, str]]:
+    """Run order A B A B ...: (repeat, name) pairs, so a load that comes and goes
+    (another engineer's tests on the same cores) hits every variant alike."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, received {repeats}")
+    return [(repeat, name) for repeat in range(repeats) for name in names]
+
+
+def medians_by_name(samples: list[tuple[str, float]]) -> dict[str, float]:
+    """``{name: median}`` of (name, value) samples, names in first-seen order."""
+    grouped: dict[str, list[float]] = {}
+    for name, value in samples:
+        grouped.setdefault(name, []).append(value)
+    return {name: median(values) for name, values in grouped.items()}
+
+
+def target_verdict(value: float, target: float, at_most: bool) -> str:
+    """``met`` or ``MISSED`` for ``value`` against ``<= target`` (or ``>= target``)."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    met = value <= target if at_most else value >= target
+    return "met" if met else "MISSED"
+
+
+def format_number(value, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return f"{value:,}"
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def format_table(headers: list[str], rows: list[list]) -> str:
+    """A Markdown table (pastes into BENCHMARKS.md), columns padded to line up.
+
+    Numbers are right-aligned: ints with thousands separators, floats with two
+    decimals; strings are kept as they are and left-aligned.
+    """
+    cells = [[format_number(value) for value in row] for row in rows]
+    for row in cells:
+        if len(row) != len(headers):
+            raise ValueError(f"a row has {len(row)} cells for {len(headers)} columns: {row}")
+    numeric = [
+        all(not isinstance(row[column], str) or row[column] == "-" for row in rows)
+        and any(not isinstance(row[column], str) for row in rows)
+        for column in range(len(headers))
+    ]
+    widths = [
+        max([len(header)] + [len(row[column]) for row in cells])
+        for column, header in enumerate(headers)
+    ]
+
+    def line(values):
+        padded = [
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric)
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "| " + " | ".join(
+        "-" * (width - 1) + ":" if right else "-" * width for width, right in zip(widths, numeric)
+    ) + " |"
+    return "\n".join([line(headers), rule] + [line(row) for row in cells])
+
+
+def jpeg_scale(width: int, height: int, size: int) -> int:
+    """The scale denominator Pillow's ``draft(mode, (size, size))`` picks.
+
+    The largest of 8, 4, 2, 1 that still leaves both sides at least ``size``
+    (``Image.draft``: ``scale = min(width // size, height // size)``); the same
+    number goes into ``tf.io.decode_jpeg(..., ratio=)`` for a like-for-like run.
+    """
+    if size < 1:
+        raise ValueError(f"size must be at least 1, received {size}")
+    scale = min(width // size, height // size)
+    for denominator in JPEG_SCALE_DENOMINATORS:
+        if scale >= denominator:
+            return denominator
+    return 1
+
+
+def first_epoch_seconds(lines: list[tuple[float, str]], started: float) -> float | None:
+    """Seconds from ``started`` to the first ``train: epoch 1/N`` (or ``plain: epoch 1/N``)
+    line of timestamped stderr lines; None if there is none."""
+    for stamp, text in lines:
+        if _FIRST_EPOCH.match(text.strip()):
+            return stamp - started
+    return None
+
+
+def line_time(lines: list[tuple[float, str]], prefix: str, started: float) -> float | None:
+    """Seconds from ``started`` to the first line that starts with ``prefix``."""
+    for stamp, text in lines:
+        if text.startswith(prefix):
+            return stamp - started
+    return None
+
+
+def parse_predict_summary(text: str) -> dict | None:
+    """``{"rows", "seconds", "rate"}`` from ``submit.py predict``'s summary line."""
+    for raw in text.splitlines():
+        match = _PREDICT_SUMMARY.match(raw.strip())
+        if match:
+            return {
+                "rows": int(match["rows"]),
+                "seconds": float(match["seconds"]),
+                "rate": float(match["rate"]),
+            }
+    return None
+
+
+def celery_log_events(text: str, patterns: dict[str, str]) -> dict[str, tuple[float, tuple]]:
+    """First match of each named regex in a Celery worker log, with its wall-clock time.
+
+    Returns ``{name: (unix_time, groups)}``; the log's local-time stamps are read
+    in this machine's time zone, as ``time.time()`` is.
+    """
+    compiled = {name: re.compile(pattern) for name, pattern in patterns.items()}
+    found: dict[str, tuple[float, tuple]] = {}
+    for raw in text.splitlines():
+        stamp_match = _CELERY_TIME.match(raw)
+        if not stamp_match:
+            continue
+        message = raw[stamp_match.end() :]
+        for name, pattern in compiled.items():
+            if name in found:
+                continue
+            match = pattern.search(message)
+            if match:
+                stamp = datetime.strptime(stamp_match["stamp"], "%Y-%m-%d %H:%M:%S,%f")
+                found[name] = (stamp.timestamp(), match.groups())
+    return found
+
+
+def proc_status_kib(text: str, field: str) -> int | None:
+    """A ``kB`` field (``VmHWM``, ``VmRSS``) of a /proc/<pid>/status text, in KiB."""
+    for raw in text.splitlines():
+        name, _, value = raw.partition(":")
+        if name == field:
+            return int(value.split()[0])
+    return None
+
+
+def evenly_spaced(items: list, limit: int | None) -> list:
+    """At most ``limit`` items spread evenly over ``items`` (all of them for None or 0)."""
+    if not limit or limit >= len(items):
+        return list(items)
+    step = len(items) / limit
+    return [items[int(index * step)] for index in range(limit)]

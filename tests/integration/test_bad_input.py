@@ -1,0 +1,66 @@
+"""The bad-input catalogue: one job over every awkward file; each gets its verdict.
+
+The job completes, counts add up, and every rejection has a readable reason.
+Folder-level mistakes (no folder, no images, a single label) are in
+``test_submit_cli.py``.
+"""
+
+import json
+
+import pytest
+
+from shared.shards import decode_shard
+from tests.images import write_catalogue
+from tests.integration.conftest import clean_environment, run_submit
+
+pytestmark = pytest.mark.integration
+CATALOGUE_CASES = [
+    "truncated JPEG", "zero-byte file", "random bytes", "text named .jpg",
+    "decompression bomb", "name without a label", "link out of the data folder",
+    "PNG named .jpg", "grayscale", "CMYK", "RGBA", "palette", "16-bit PNG",
+    "non-UTF-8 file name",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def catalogue_job(cluster, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("catalogue")
+    catalogue = write_catalogue(folder / "data", folder / "outside")
+    out = folder / "out"
+    arguments = ["train", "--data", folder / "data", "--out", out, "--epochs", 2]
+    process = run_submit(
+        [*arguments, "--image-size", 8], clean_environment() | cluster.environment()
+    )
+    assert process.returncode == 0, process.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    store = cluster.redis()
+    record = json.loads(store.get(f"catdog:job:{metrics['job_id']}:record"))
+    headers = [decode_shard(store.get(shard["key"]))[0] for shard in record["shards"]]
+    used = [path for header in headers for path in header["paths"]]
+    return catalogue, metrics, used, process
+
+
+def test_catalogue_covers_every_case(catalogue_job):
+    catalogue, *_ = catalogue_job
+    assert sorted(catalogue) == sorted(CATALOGUE_CASES)
+
+
+@pytest.mark.parametrize("case", CATALOGUE_CASES)
+def test_each_file_gets_its_verdict(catalogue_job, case):
+    catalogue, metrics, used, _ = catalogue_job
+    path, reason_fragment = catalogue[case]
+    rejected = {item["path"]: item["reason"] for item in metrics["images_rejected"]}
+    if reason_fragment is None:
+        assert path in used and path not in rejected
+    else:
+        assert path not in used
+        assert reason_fragment in rejected[path]
+
+
+def test_the_job_completes_and_counts_add_up(catalogue_job):
+    catalogue, metrics, used, process = catalogue_job
+    accepted = sum(1 for _, fragment in catalogue.values() if fragment is None)
+    assert metrics["images_used"] == len(used) == 40 + accepted
+    assert metrics["images_used"] + len(metrics["images_rejected"]) == metrics["images_total"]
+    assert len(used) == len(set(used))
+    assert "rejected" in process.stdout

@@ -1,0 +1,66 @@
+"""Flower watches the cluster behind basic auth and shows each job's tasks by name."""
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from client.cluster_command import wait_for_http
+from client.local_cluster import free_loopback_port
+from tests.images import make_separable_images
+from tests.integration.conftest import clean_environment, run_submit
+
+pytestmark = pytest.mark.integration
+CREDENTIALS = "tester:flower-secret"
+
+
+@pytest.fixture(scope="module")
+def flower(cluster):
+    port = free_loopback_port()
+    cluster.start_flower(port, CREDENTIALS)
+    wait_for_http(f"http://127.0.0.1:{port}/healthcheck", cluster)
+    return f"http://127.0.0.1:{port}"
+
+
+def get(url: str, credentials: str | None = None):
+    request = urllib.request.Request(url)
+    if credentials:
+        token = base64.b64encode(credentials.encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read() or b"null")
+
+
+@pytest.mark.parametrize("path", ["/api/workers", "/api/tasks"])
+def test_flower_answers_401_without_credentials(flower, path):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        get(flower + path)
+    assert refused.value.code == 401
+
+
+def test_flower_shows_the_jobs_tasks_as_succeeded(cluster, flower, tmp_path):
+    make_separable_images(tmp_path / "data", per_label=10)
+    out = tmp_path / "out"
+    arguments = ["train", "--data", tmp_path / "data", "--epochs", 1, "--image-size", 8]
+    process = run_submit([*arguments, "--out", out], clean_environment() | cluster.environment())
+    assert process.returncode == 0, process.stderr
+    job_id = json.loads((out / "metrics.json").read_text())["job_id"]
+
+    deadline = time.monotonic() + 30
+    while True:
+        status, tasks = get(f"{flower}/api/tasks?limit=1000", CREDENTIALS)
+        mine = {task_id: task for task_id, task in tasks.items() if task_id.startswith(job_id)}
+        if len(mine) == 2 and all(task["state"] == "SUCCESS" for task in mine.values()):
+            break
+        assert time.monotonic() < deadline, mine
+        time.sleep(0.5)
+    assert status == 200
+    names = {task["name"] for task in mine.values()}
+    assert names == {"catdog.decode_shard", "catdog.train"}
+    decode = mine[f"{job_id}-decode-0"]
+    assert job_id in decode["args"] and "uint8" not in decode["args"]
+    status, workers = get(f"{flower}/api/workers?refresh=1", CREDENTIALS)
+    assert status == 200 and any(name.startswith("cpu-worker-tests") for name in workers)
