@@ -99,9 +99,14 @@ def format_table(headers: list[str], rows: list[list]) -> str:
         ]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "| " + " | ".join(
-        "-" * (width - 1) + ":" if right else "-" * width for width, right in zip(widths, numeric)
-    ) + " |"
+    rule = (
+        "| "
+        + " | ".join(
+            "-" * (width - 1) + ":" if right else "-" * width
+            for width, right in zip(widths, numeric)
+        )
+        + " |"
+    )
     return "\n".join([line(headers), rule] + [line(row) for row in cells])
 
 

@@ -41,6 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="a folder workers may read images from (repeatable; default: this folder)",
     )
     cluster.add_argument("--cache-dir", help="where Redis keeps the shard cache")
+    for name, summary in (
+        ("status", "show a job's phase and progress"),
+        ("fetch", "download a job's results (waiting for it to finish)"),
+        ("cancel", "stop a job: queued tasks never run, training stops"),
+    ):
+        control = commands.add_parser(name, help=summary)
+        control.add_argument("job_id")
+        if name == "fetch":
+            control.add_argument("--out", help="output folder (default runs/<job id>/)")
+        control.add_argument("--broker", help="Redis URL of the cluster (or CELERY_BROKER_URL)")
+    jobs = commands.add_parser("jobs", help="list recent train jobs")
+    jobs.add_argument("--limit", type=positive_int, default=20)
+    jobs.add_argument("--broker", help="Redis URL of the cluster (or CELERY_BROKER_URL)")
     resume = commands.add_parser("resume", help="run an interrupted train job on to its end")
     resume.add_argument("job_id", help="the id `train` printed (job YYYYMMDD-HHMMSS-xxxxxx)")
     resume.add_argument("--out", help="output folder (default runs/<job id>/)")
@@ -58,6 +71,15 @@ def _add_train(train: argparse.ArgumentParser) -> None:
     train.add_argument("--out", help="output folder (default runs/<job id>/)")
     train.add_argument(
         "--predict", metavar="DIR", help="then classify DIR (e.g. test1/) into OUT/predictions.csv"
+    )
+    train.add_argument(
+        "--detach", action="store_true", help="with --broker: print the job id and return"
+    )
+    train.add_argument(
+        "--upload",
+        action="store_true",
+        help="send the files' bytes through Redis, for workers without the data folder"
+        " (automatic when a worker says it cannot see it)",
     )
     _add_cluster_options(train)
 
@@ -166,6 +188,10 @@ def main(argv=None) -> int:
             from client.cluster_command import run_cluster
 
             return run_cluster(args)
+        if args.command in ("status", "jobs", "fetch", "cancel"):
+            from client import control_command
+
+            return getattr(control_command, f"run_{args.command}")(args)
         if args.command == "resume":
             from client.train_command import run_resume
 

@@ -6,6 +6,7 @@ from its last checkpoint.
 """
 
 import json
+import time
 
 from shared.listing import Listing
 
@@ -22,8 +23,21 @@ def listing_summary(listing: Listing) -> dict:
     return {"root": str(listing.root), "total": listing.total, "rejected": listing.rejected}
 
 
+JOBS_KEY = "catdog:jobs"  # sorted set: job id -> submission time
+
+
 def save_record(store, record: dict) -> None:
-    store.redis.set(record_key(record["job_id"]), json.dumps(record), ex=store.artifact_ttl_seconds)
+    record.setdefault("created", time.time())
+    pipeline = store.redis.pipeline(transaction=True)
+    pipeline.set(record_key(record["job_id"]), json.dumps(record), ex=store.artifact_ttl_seconds)
+    pipeline.zadd(JOBS_KEY, {record["job_id"]: record["created"]})
+    # Forget ids whose records have expired.
+    pipeline.zremrangebyscore(JOBS_KEY, 0, time.time() - store.artifact_ttl_seconds)
+    pipeline.execute()
+
+
+def recent_job_ids(redis_client, count: int) -> list[str]:
+    return [job_id.decode() for job_id in redis_client.zrevrange(JOBS_KEY, 0, count - 1)]
 
 
 def load_record(redis_client, job_id: str) -> dict:

@@ -51,6 +51,7 @@ class JobProgress:
         self.decode_bar = None
         self.train_bar = None
         self.predict_bar = None
+        self.upload_bar = None
         self.train_name = "train"
 
     def decode(self, done: int, total: int) -> None:
@@ -59,6 +60,11 @@ class JobProgress:
         self.decode_bar.update(done - self.decode_bar.n)
         if done >= total:
             self.decode_bar.close()
+
+    def uploaded(self, done: int, total: int) -> None:
+        if self.upload_bar is None:
+            self.upload_bar = self._bar(total, "upload", "img", max(total / 10, 1))
+        self.upload_bar.update(done - self.upload_bar.n)
 
     def phase(self, state: str) -> None:
         messages = {
@@ -97,6 +103,8 @@ class JobProgress:
             self.epoch(info)
 
     def epoch(self, progress: dict) -> None:
+        if not self.interactive and "fraction" in progress:
+            return  # logs get one line per finished epoch, with its held-out figures
         epochs = progress.get("epochs", 0)
         if self.train_bar is None:
             self.train_bar = self._bar(epochs, self.train_name, "epoch", 1)
@@ -126,7 +134,7 @@ class JobProgress:
         return tqdm(total=total, desc=desc, unit=unit, file=self.stream, dynamic_ncols=True)
 
     def close(self) -> None:
-        for bar in (self.decode_bar, self.train_bar, self.predict_bar):
+        for bar in (self.decode_bar, self.train_bar, self.predict_bar, self.upload_bar):
             if bar is not None:
                 bar.close()
         self.train_bar = None

@@ -10,13 +10,16 @@ from pathlib import Path
 
 from client import collect
 from client.job_record import data_roots, listing_summary, load_record, save_record
-from client.options import image_size, training_options
+from client.options import UsageError, image_size, training_options
 from client.predict_command import print_summary, save_predictions
 from client.progress import JobProgress
 from client.session import connect, new_job_id
+from client.upload import upload_missing_shards
 from jobs import predict as predict_job
 from jobs import train as train_job
 from jobs import waiting
+from jobs.waiting import JobFailed
+from shared import settings
 from shared.listing import (
     DataError,
     list_images,
@@ -27,6 +30,11 @@ from shared.listing import (
 
 
 def run_train(args) -> int:
+    if args.detach and not (args.broker or settings.broker_url()):
+        raise UsageError(
+            "--detach needs a standing cluster to run the job: pass --broker URL"
+            " (start one with `python submit.py cluster`)"
+        )
     started = time.perf_counter()
     record = plan_train(args)
     timings = {"list_s": time.perf_counter() - started}
@@ -35,10 +43,53 @@ def run_train(args) -> int:
         session = connect(
             args, record["job_id"], out_dir / "logs", stack, timings, data_roots(record)
         )
+        if args.upload:
+            upload(session, record)
         save_record(session.store, record)
-        metrics, predicted = execute(session, stack, record, out_dir, timings, started)
+        submit(session, record)
+        if args.detach:
+            print_detached(record["job_id"])
+            return 0
+        try:
+            metrics, predicted = follow_and_collect(
+                session, stack, record, out_dir, timings, started
+            )
+        except JobFailed as failure:
+            if "DataFolderMissing" not in str(failure) or args.upload:
+                raise
+            # The workers cannot see the files: send them through Redis and try again.
+            print(f"{str(failure).split(': ', 2)[-1]}: uploading", file=sys.stderr)
+            _forget_failed_attempt(session, record)
+            upload(session, record)
+            save_record(session.store, record)
+            submit(session, record)
+            metrics, predicted = follow_and_collect(
+                session, stack, record, out_dir, timings, started
+            )
     print_results(metrics, predicted, out_dir)
     return 0
+
+
+def upload(session, record: dict) -> None:
+    """Put the raw bytes of every uncached shard in Redis (``--upload``)."""
+    progress = JobProgress()
+    parts = [(record["listing"]["root"], record["shards"])]
+    if record["predict"]:
+        parts.append((record["predict"]["listing"]["root"], record["predict"]["shards"]))
+    for root, shards in parts:
+        count = upload_missing_shards(session.store, Path(root), shards, progress.uploaded)
+        print(f"uploaded {count} of {len(shards)} shards from {root}", file=sys.stderr)
+    progress.close()
+
+
+def _forget_failed_attempt(session, record: dict, timeout_s: float = 30.0) -> None:
+    """Wait for the failed chord to settle, then clear its task states for a new attempt."""
+    training = session.app.AsyncResult(train_job.train_task_id(record["job_id"]))
+    deadline = time.monotonic() + timeout_s
+    while training.state not in ("FAILURE", "SUCCESS") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for task_id in task_ids(record):
+        session.app.AsyncResult(task_id).forget()
 
 
 def run_resume(args) -> int:
@@ -50,7 +101,8 @@ def run_resume(args) -> int:
         session = connect(args, args.job_id, out_dir / "logs", stack, timings, roots)
         record = load_record(session.store.redis, args.job_id)
         print(f"job {args.job_id}: resuming", file=sys.stderr)
-        metrics, predicted = execute(session, stack, record, out_dir, timings, started)
+        submit(session, record)
+        metrics, predicted = follow_and_collect(session, stack, record, out_dir, timings, started)
     print_results(metrics, predicted, out_dir)
     return 0
 
@@ -87,22 +139,38 @@ def plan_train(args) -> dict:
     return record
 
 
-def execute(session, stack, record, out_dir: Path, timings: dict, started: float):
-    """Send the job's tasks, follow them, and collect the results into ``out_dir``."""
+def submit(session, record: dict) -> None:
+    """Send the job's tasks (again, for ``resume``: they are idempotent)."""
+    predict = record["predict"] or {"data_root": None, "shards": []}
+    train_job.build_canvas(
+        session.app, record["job_id"], record["data_root"], record["shards"],
+        record["options"], predict["shards"], predict["data_root"],
+    ).apply_async()  # fmt: skip
+
+
+def print_detached(job_id: str) -> None:
+    print(f"job {job_id} submitted")
+    print(f"  python submit.py status {job_id}      # phase and progress")
+    print(f"  python submit.py fetch {job_id} --out runs/{job_id}   # results, once done")
+
+
+def task_ids(record: dict) -> list[str]:
+    job_id = record["job_id"]
+    predict_shards = record["predict"]["shards"] if record["predict"] else []
+    ids = [waiting.decode_task_id(job_id, s["index"]) for s in record["shards"] + predict_shards]
+    return [*ids, train_job.train_task_id(job_id), predict_job.predict_task_id(job_id)]
+
+
+def follow_and_collect(session, stack, record, out_dir: Path, timings: dict, started: float):
+    """Follow the job's tasks with progress bars; collect the results into ``out_dir``."""
     job_id, shards, options = record["job_id"], record["shards"], record["options"]
     predict = record["predict"] or {"data_root": None, "shards": []}
     all_shards = shards + predict["shards"]
-    task_ids = [waiting.decode_task_id(job_id, shard["index"]) for shard in all_shards]
-    task_ids += [train_job.train_task_id(job_id), predict_job.predict_task_id(job_id)]
-    session.forget_on_exit(stack, task_ids)
+    session.forget_on_exit(stack, task_ids(record))
     progress = JobProgress()
     stack.callback(progress.close)
 
     phase_started = time.perf_counter()
-    train_job.build_canvas(
-        session.app, job_id, record["data_root"], shards, options,
-        predict["shards"], predict["data_root"],
-    ).apply_async()  # fmt: skip
     summaries = waiting.wait_for_decode(
         session.app, job_id, all_shards, progress.decode, session.watch
     )[: len(shards)]

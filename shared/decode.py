@@ -6,6 +6,7 @@ a resize. Any Pillow mode works: grayscale, CMYK, RGBA and palette images are
 converted to RGB, 16-bit images are scaled down to 8 bits.
 """
 
+import io
 import os
 import warnings
 
@@ -23,10 +24,10 @@ class ImageRejected(ValueError):
     """A file that is not a usable image; the message is the reason."""
 
 
-def decode_image(path: str | os.PathLike, image_size: int, max_pixels: int) -> np.ndarray:
-    """Return the image at ``path`` as a (image_size, image_size, 3) uint8 array."""
+def decode_image(path, image_size: int, max_pixels: int) -> np.ndarray:
+    """Return the image at ``path`` (or in a BytesIO) as a (S, S, 3) uint8 array."""
     try:
-        if os.path.getsize(path) == 0:
+        if _is_empty(path):
             raise ImageRejected("empty file (0 bytes)")
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice its limit.
@@ -49,6 +50,12 @@ def decode_image(path: str | os.PathLike, image_size: int, max_pixels: int) -> n
         raise ImageRejected(f"cannot decode: {error}") from None
 
 
+def _is_empty(source) -> bool:
+    if isinstance(source, io.BytesIO):
+        return source.getbuffer().nbytes == 0
+    return os.path.getsize(source) == 0
+
+
 def _refuse_bombs(image: Image.Image, max_pixels: int) -> None:
     width, height = image.size
     if width * height > max_pixels:
@@ -69,6 +76,24 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
     return image.convert("RGB")
+
+
+class DataFolderMissing(FileNotFoundError):
+    """The worker cannot see the data folder (no shared disk): upload the files."""
+
+
+def require_visible(data_root: str) -> None:
+    """Fail fast, and say so, when this worker cannot see the client's files."""
+    try:
+        with os.scandir(data_root) as entries:
+            if next(entries, None) is not None:
+                return
+    except OSError:
+        pass
+    raise DataFolderMissing(
+        f"this worker cannot see {data_root} (missing or empty here); the client"
+        " uploads the files through Redis (--upload)"
+    )
 
 
 class DataRootRefused(PermissionError):
@@ -105,20 +130,27 @@ def resolve_inside(root: str | os.PathLike, relative_path: str) -> str:
     return real_path
 
 
-def decode_files(root, relative_paths, image_size, max_pixels, report=None):
+def decode_files(root, relative_paths, image_size, max_pixels, report=None, open_file=None):
     """Decode many files; returns (pixels (N, S, S, 3), used paths, rejected).
 
     ``rejected`` is a list of ``{"path", "reason"}``; ``report(done, total)``
-    is called now and then so that callers can show progress.
+    is called now and then so that callers can show progress. ``open_file``
+    turns a relative path into what Pillow opens (a path under ``root`` by
+    default; a BytesIO for uploaded files), or raises ImageRejected.
     """
+    if open_file is None:
+
+        def open_file(relative_path):
+            return resolve_inside(root, relative_path)
+
     total = len(relative_paths)
     pixels = np.empty((total, image_size, image_size, 3), dtype=np.uint8)
     used_paths, rejected = [], []
     report_every = max(1, total // 20)
     for done, relative_path in enumerate(relative_paths, start=1):
         try:
-            real_path = resolve_inside(root, relative_path)
-            pixels[len(used_paths)] = decode_image(real_path, image_size, max_pixels)
+            source = open_file(relative_path)
+            pixels[len(used_paths)] = decode_image(source, image_size, max_pixels)
             used_paths.append(relative_path)
         except ImageRejected as reason:
             rejected.append({"path": relative_path, "reason": str(reason)})

@@ -18,6 +18,10 @@ class LockLost(RuntimeError):
     """Another runner took over this job (ours lapsed): this copy must stop quietly."""
 
 
+class JobCancelled(RuntimeError):
+    """``submit.py cancel`` asked this job to stop."""
+
+
 class JobState:
     def __init__(self, redis_client, job_id: str, ttl_seconds: int, lock_ttl_seconds: int = 30):
         self.redis = redis_client
@@ -29,6 +33,13 @@ class JobState:
         self.prefix = f"catdog:job:{job_id}:"
         self._heartbeat_stop = threading.Event()
         self._heartbeat = None
+
+    def cancel(self) -> None:
+        self.redis.set(self.prefix + "cancel", "1", ex=self.ttl_seconds)
+
+    def stop_if_cancelled(self) -> None:
+        if self.redis.exists(self.prefix + "cancel"):
+            raise JobCancelled(f"job {self.job_id} was cancelled")
 
     def result(self) -> dict | None:
         stored = self.redis.get(self.prefix + "result")

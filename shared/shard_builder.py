@@ -1,6 +1,13 @@
-"""Make one shard (decode its files, store the array) or reuse the cached one."""
+"""Make one shard (decode its files, store the array) or reuse the cached one.
 
-from shared.decode import decode_files
+Files come from the worker's disk, or, for clusters without shared storage,
+from Redis, where the client uploaded their raw bytes (``--upload``): the
+shard key and the cache are the same either way.
+"""
+
+import io
+
+from shared.decode import ImageRejected, decode_files
 from shared.shards import ShardMissing, encode_shard
 
 
@@ -17,15 +24,33 @@ def build_shard(spec: dict, data_root: str, store, max_pixels: int, report=None)
         except ShardMissing:
             header = None  # expired between the two calls: decode it again
         if header is not None:
+            if spec.get("uploaded"):
+                store.drop_upload(key)
             if report is not None:
                 report(len(paths), len(paths))
             return _summary(spec, header["paths"], header["rejected"], size_bytes, True)
+    open_file = _uploaded_files(store, key) if spec.get("uploaded") else None
     pixels, used_paths, rejected = decode_files(
-        data_root, paths, spec["image_size"], max_pixels, report
+        data_root, paths, spec["image_size"], max_pixels, report, open_file
     )
     blob = encode_shard(pixels, used_paths, rejected)
     store.put(key, blob)
+    if spec.get("uploaded"):
+        store.drop_upload(key)  # the bytes served their purpose
     return _summary(spec, used_paths, rejected, len(blob), False)
+
+
+def _uploaded_files(store, key: str):
+    contents, reasons = store.get_upload(key)
+
+    def open_file(relative_path: str):
+        if relative_path in reasons:
+            raise ImageRejected(reasons[relative_path])
+        if relative_path not in contents:
+            raise ImageRejected("not uploaded")
+        return io.BytesIO(contents[relative_path])
+
+    return open_file
 
 
 def _summary(spec, used_paths, rejected, size_bytes, reused) -> dict:

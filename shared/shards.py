@@ -86,6 +86,32 @@ class ShardStore:
             raise ShardMissing(missing)
         return blobs
 
+    def put_upload(self, shard_key: str, contents: dict, reasons: dict) -> None:
+        """A shard's raw file bytes (``{relative path: bytes}``) for workers without the files.
+
+        ``reasons`` are files the client could not read: ``{relative path: reason}``.
+        """
+        fields = {_name(path): data for path, data in contents.items()}
+        fields[_REASONS_FIELD] = json.dumps(reasons)
+        pipeline = self.redis.pipeline(transaction=True)
+        pipeline.delete(_upload_key(shard_key))
+        pipeline.hset(_upload_key(shard_key), mapping=fields)
+        pipeline.expire(_upload_key(shard_key), self.artifact_ttl_seconds)
+        pipeline.execute()
+
+    def get_upload(self, shard_key: str) -> tuple[dict, dict]:
+        fields = self.redis.hgetall(_upload_key(shard_key))
+        if not fields:
+            raise ShardMissing(
+                f"the uploaded files of shard {shard_key} are gone from Redis; submit again"
+            )
+        reasons = json.loads(fields.pop(_REASONS_FIELD, b"{}"))
+        contents = {name.decode("utf-8", "surrogateescape"): data for name, data in fields.items()}
+        return contents, reasons
+
+    def drop_upload(self, shard_key: str) -> None:
+        self.redis.delete(_upload_key(shard_key))
+
     def put_artifact(self, job_id: str, name: str, data: bytes) -> str:
         key = artifact_key(job_id, name)
         self.redis.set(key, data, ex=self.artifact_ttl_seconds)
@@ -96,6 +122,18 @@ class ShardStore:
         if data is None:
             raise KeyError(f"artifact {key} is gone from Redis (expired?)")
         return data
+
+
+_REASONS_FIELD = b"\x00reasons"  # file names never start with a NUL byte
+
+
+def _upload_key(shard_key: str) -> str:
+    return shard_key.replace("catdog:shard:", "catdog:upload:", 1)
+
+
+def _name(relative_path: str) -> bytes:
+    # surrogateescape: non-UTF-8 file names round-trip byte for byte.
+    return relative_path.encode("utf-8", "surrogateescape")
 
 
 def artifact_key(job_id: str, name: str) -> str:

@@ -4,7 +4,7 @@ import logging
 import time
 
 from shared import settings
-from shared.decode import require_allowed_root
+from shared.decode import require_allowed_root, require_visible
 from shared.shard_builder import build_shard
 from shared.shards import connect_store
 from workers.app import app
@@ -25,7 +25,9 @@ def store():
 def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
     """Decode one shard's files (or reuse the cached shard); return counts, not pixels."""
     started = time.perf_counter()
-    require_allowed_root(data_root, settings.data_roots())
+    if not shard.get("uploaded"):  # uploaded bytes come from Redis, not this disk
+        require_visible(data_root)
+        require_allowed_root(data_root, settings.data_roots())
 
     def report(done, total):
         self.update_state(state="DECODING", meta={"done": done, "total": total})

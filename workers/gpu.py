@@ -63,6 +63,7 @@ def train(self, job_id: str, data_root: str, shards: list[dict], options: dict) 
     if state.result() is not None:
         logger.info("job %s: already trained, returning the stored result", job_id)
         return state.result()
+    state.stop_if_cancelled()
 
     def waiting():
         self.update_state(state="WAITING", meta={"reason": "another copy is training this job"})
@@ -85,6 +86,7 @@ def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
     pixels, paths, assembly = assemble_shards(task, job_id, data_root, shards)
 
     def report(progress: dict):
+        state.stop_if_cancelled()  # at most once a second: batches report no more often
         task.update_state(state="TRAINING", meta=progress)
 
     with tempfile.TemporaryDirectory(prefix=f"catdog-{job_id}-") as output_dir:

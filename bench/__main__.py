@@ -1,0 +1,79 @@
+"""``python -m bench <name> [--data DIR] [--repeats N]`` from the repository root.
+
+Each benchmark prints a table on stdout and, last, one line with its ratio;
+progress goes to stderr. Runs of the variants interleave (A B A B ...) and the
+figures are medians: the machine may be shared, so nothing asserts a time.
+"""
+
+import argparse
+import sys
+
+BENCHMARKS = ("decode", "fanout", "overhead", "cache", "memory", "train", "predict")
+# Short benchmarks repeat 3 times by default, whole-job ones once.
+DEFAULT_REPEATS = {
+    "decode": 3,
+    "fanout": 3,
+    "memory": 3,
+    "overhead": 1,
+    "cache": 1,
+    "train": 1,
+    "predict": 1,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("name", choices=(*BENCHMARKS, "all"))
+    parser.add_argument(
+        "--data",
+        help="image folder (default: ../shared/data/dogs-vs-cats/train; test1 for predict)",
+    )
+    parser.add_argument("--repeats", type=int, help="runs of each variant (default 3 or 1)")
+    parser.add_argument(
+        "--epochs", type=int, default=10, help="overhead and train: epochs (default 10)"
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        help="decode: Kaggle images to time, evenly spread (default 4000; 0 for all)",
+    )
+    return parser
+
+
+def run(name: str, args) -> int:
+    from bench import cluster_benches, decode_bench, job_benches
+
+    functions = {
+        "decode": decode_bench.main,
+        "fanout": cluster_benches.fanout,
+        "memory": cluster_benches.memory,
+        "overhead": job_benches.overhead,
+        "cache": job_benches.cache,
+        "train": job_benches.train,
+        "predict": job_benches.predict,
+    }
+    given = args.repeats
+    args.repeats = given if given is not None else DEFAULT_REPEATS[name]
+    try:
+        return functions[name](args)
+    finally:
+        args.repeats = given
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        print("--repeats must be at least 1", file=sys.stderr)
+        return 2
+    names = BENCHMARKS if args.name == "all" else (args.name,)
+    status = 0
+    for name in names:
+        if len(names) > 1:
+            print(f"\n## {name}\n", flush=True)
+        status = run(name, args) or status
+        sys.stdout.flush()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

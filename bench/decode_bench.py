@@ -1,0 +1,183 @@
+"""``decode``: images per second per core of three ways to get 32x32 RGB pixels.
+
+- ``ours``: ``shared.decode.decode_image`` (Pillow, JPEG draft mode: libjpeg
+  scales by 1/2, 1/4 or 1/8 in the DCT, then EXIF rotation, RGB, bilinear resize);
+- ``tutorial``: what the tutorial did, without OpenCV: Pillow decodes the whole
+  image, converts to RGB and resizes (bilinear) to 32x32;
+- ``tf.data``: ``tf.io.decode_jpeg(..., ratio=r)`` with the ratio draft mode
+  would pick, then ``tf.image.resize`` (bilinear), in a ``tf.data`` pipeline
+  held to one thread.
+
+One process, one thread of work, the same file list for each; the files are
+read once first so the page cache serves every run alike. The runs interleave
+(ours, tutorial, tf.data, ours, ...). "Per core" is images per CPU-second of
+the process (``time.process_time``, every thread of it); wall-clock rates are
+shown beside it: on a shared machine CPU time moves less than wall time.
+"""
+
+import time
+
+import numpy as np
+from PIL import Image
+
+from bench import stats
+from bench.procs import KAGGLE_TRAIN, PETS_ORIGINALS, say
+from shared import settings
+from shared.decode import decode_image
+from shared.listing import list_labelled_images
+
+IMAGE_SIZE = 32
+DEFAULT_KAGGLE_LIMIT = 4000
+METHODS = ("ours", "tutorial", "tf.data")
+
+
+def tutorial_decode(path: str, image_size: int) -> np.ndarray:
+    """The tutorial's way, cv2-free: full decode, RGB, resize; no draft mode."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
+
+
+def run_python(paths: list[str], decode) -> tuple[float, float, int]:
+    """(wall s, CPU s, images) of ``decode(path)`` over ``paths``."""
+    checksum = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for path in paths:
+        checksum += int(decode(path)[0, 0, 0])
+    return time.perf_counter() - wall, time.process_time() - cpu, len(paths)
+
+
+class TensorFlowDecoder:
+    """A one-thread ``tf.data`` pipeline: read, decode_jpeg at draft's ratio, resize."""
+
+    def __init__(self, paths: list[str], image_size: int):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.count = len(paths)
+
+        def load(path):
+            contents = tf.io.read_file(path)
+            shape = tf.io.extract_jpeg_shape(contents)
+            scale = tf.minimum(shape[0] // image_size, shape[1] // image_size)
+            # Index into (8, 4, 2, 1): the largest ratio <= scale, as Pillow's draft.
+            choice = tf.cast(tf.reduce_sum(tf.cast(scale < [8, 4, 2], tf.int32)), tf.int32)
+            branches = [
+                (lambda r=ratio: tf.io.decode_jpeg(contents, channels=3, ratio=r))
+                for ratio in stats.JPEG_SCALE_DENOMINATORS
+            ]
+            pixels = tf.switch_case(choice, branches)
+            resized = tf.image.resize(pixels, (image_size, image_size), method="bilinear")
+            return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+        options = tf.data.Options()
+        options.threading.private_threadpool_size = 1
+        options.threading.max_intra_op_parallelism = 1
+        options.autotune.enabled = False
+        self.dataset = (
+            tf.data.Dataset.from_tensor_slices(paths).map(load).batch(256).with_options(options)
+        )
+
+    def run(self) -> tuple[float, float, int]:
+        checksum = 0
+        wall, cpu = time.perf_counter(), time.process_time()
+        for batch in self.dataset:
+            checksum += int(batch.numpy()[0, 0, 0, 0])
+        return time.perf_counter() - wall, time.process_time() - cpu, self.count
+
+
+def _pin_tensorflow_to_one_thread() -> bool:
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return False
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    return True
+
+
+def _warm_page_cache(paths: list[str]) -> None:
+    for path in paths:
+        with open(path, "rb") as file:
+            file.read()
+
+
+def data_sets(data: str | None, limit: int | None) -> list[tuple[str, list[str]]]:
+    """(name, absolute paths): ``--data`` (Kaggle's train/, evenly sampled down to
+    ``limit``) and pets-originals (all 600: original sizes, where draft mode scales 1/8)."""
+    folders = [(data or str(KAGGLE_TRAIN), limit), (str(PETS_ORIGINALS), None)]
+    sets = []
+    for folder, folder_limit in folders:
+        listing = list_labelled_images(folder)
+        paths = [str(listing.root / listed.relative_path) for listed in listing.files]
+        name = f"{listing.root.parent.name}/{listing.root.name}"
+        sets.append((name, stats.evenly_spaced(paths, folder_limit)))
+    return sets
+
+
+def main(args) -> int:
+    limit = DEFAULT_KAGGLE_LIMIT if args.limit is None else args.limit
+    max_pixels = settings.max_image_pixels()
+    with_tensorflow = _pin_tensorflow_to_one_thread()
+    methods = METHODS if with_tensorflow else METHODS[:2]
+    python_decoders = {
+        "ours": lambda path: decode_image(path, IMAGE_SIZE, max_pixels),
+        "tutorial": lambda path: tutorial_decode(path, IMAGE_SIZE),
+    }
+    rows, speedups = [], []
+    for set_name, paths in data_sets(args.data, limit):
+        _warm_page_cache(paths)
+        tf_decoder = TensorFlowDecoder(paths, IMAGE_SIZE) if with_tensorflow else None
+        # Untimed warm-up: imports, the tf.data trace, Pillow's plugin registry.
+        for decode in python_decoders.values():
+            run_python(paths[:20], decode)
+        if tf_decoder is not None:
+            TensorFlowDecoder(paths[:20], IMAGE_SIZE).run()
+        walls, cpus = [], []
+        for repeat, method in stats.interleaved(methods, args.repeats):
+            if method == "tf.data":
+                wall, cpu, count = tf_decoder.run()
+            else:
+                wall, cpu, count = run_python(paths, python_decoders[method])
+            say(
+                f"decode {set_name} #{repeat + 1} {method}: {count} images in {wall:.2f}s"
+                f" ({cpu:.2f} CPU-s)"
+            )
+            walls.append((method, count / wall))
+            cpus.append((method, count / cpu))
+        wall_rates, cpu_rates = stats.medians_by_name(walls), stats.medians_by_name(cpus)
+        for method in methods:
+            rows.append(
+                [
+                    set_name,
+                    method,
+                    len(paths),
+                    wall_rates[method],
+                    cpu_rates[method],
+                    stats.ratio(cpu_rates[method], cpu_rates["tutorial"]),
+                    stats.ratio(wall_rates[method], wall_rates["tutorial"]),
+                ]
+            )
+        speedups.append(stats.ratio(cpu_rates["ours"], cpu_rates["tutorial"]))
+    print(
+        stats.format_table(
+            [
+                "data set",
+                "method",
+                "images",
+                "images/s (wall)",
+                "images per CPU-s",
+                "x tutorial (CPU)",
+                "x tutorial (wall)",
+            ],
+            rows,
+        )
+    )
+    speedup = min(speedups)
+    print(
+        f"target: ours >= 2x the tutorial's full decode, per core:"
+        f" {stats.target_verdict(speedup, 2.0, at_most=False)}"
+    )
+    print(f"decode speedup: {speedup:.2f}x")
+    return 0

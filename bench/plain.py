@@ -1,0 +1,145 @@
+"""The baseline: one plain Python process, no queue, no Redis.
+
+``python -m bench.plain --data DIR --epochs 10`` decodes every image the way
+the cpu workers do (``shared.decode.decode_files``: Pillow, JPEG draft mode),
+on every core with ``multiprocessing``, then imports Keras and runs the same
+``model.fit`` as the gpu task: the same split (``shared.split``), the same
+model, optimizer and loss (``shared.models``), the same seed, batch size and
+validation data (the held-out part). It prints ``plain: epoch N/E`` lines on
+stderr as epochs end and, last, one JSON line of timings on stdout.
+
+``--checkpoint-callback`` adds the gpu task's per-epoch checkpoint callback
+(``shared.checkpoints.CheckpointCallback``) with a store that drops the bytes,
+to tell how much of the task's training time is that callback.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+
+import numpy as np
+
+from shared import settings
+from shared.decode import decode_files
+from shared.listing import list_labelled_images
+from shared.split import stratified_split
+
+CHUNK = 250  # files per multiprocessing task: small enough to balance two cores
+
+
+def _decode_chunk(job):
+    root, paths, image_size, max_pixels = job
+    return decode_files(root, paths, image_size, max_pixels)
+
+
+def decode_folder(data_dir, image_size: int, processes: int | None = None):
+    """(pixels (N, S, S, 3) uint8, used paths, labels) of every image under ``data_dir``."""
+    listing = list_labelled_images(data_dir)
+    paths = [listed.relative_path for listed in listing.files]
+    jobs = [
+        (str(listing.root), paths[start : start + CHUNK], image_size, settings.max_image_pixels())
+        for start in range(0, len(paths), CHUNK)
+    ]
+    processes = processes or len(os.sched_getaffinity(0))
+    # fork, before TensorFlow is imported: the children only run Pillow.
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        parts = pool.map(_decode_chunk, jobs, chunksize=1)
+    pixels = np.concatenate([part[0] for part in parts])
+    used = [path for part in parts for path in part[1]]
+    return pixels, used, listing.labels
+
+
+def fit_like_the_task(pixels, paths, labels, epochs, batch_size=128, seed=12345,
+                      test_size=0.25, learning_rate=None, checkpoint_callback=False):  # fmt: skip
+    """The gpu task's ``model.fit`` (MLP, SGD, held-out validation), with nothing around it."""
+    import keras
+
+    from shared.listing import label_of
+    from shared.models import compile_model, make_mlp, make_optimizer
+
+    started = time.perf_counter()
+    index_of = {label: index for index, label in enumerate(labels)}
+    label_indices = np.array([index_of[label_of(path)] for path in paths], dtype=np.int64)
+    train, test = stratified_split(paths, label_indices, test_size, seed)
+    targets = keras.utils.to_categorical(label_indices, len(labels))
+    keras.utils.set_random_seed(seed)
+    model = make_mlp(pixels.shape[1:], len(labels))
+    compile_model(model, make_optimizer("sgd", learning_rate), len(labels))
+    callbacks = [_epoch_lines(epochs)]
+    if checkpoint_callback:
+        from shared.checkpoints import CheckpointCallback
+
+        callbacks.insert(0, CheckpointCallback(_DroppedCheckpoints(), []))
+    prepare_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    model.fit(
+        pixels[train],
+        targets[train],
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=(pixels[test], targets[test]),
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return {
+        "prepare_s": prepare_seconds,
+        "fit_s": time.perf_counter() - started,
+        "train_images": len(train),
+        "test_images": len(test),
+        "epochs": epochs,
+    }
+
+
+class _DroppedCheckpoints:
+    """The checkpoint store of the gpu task, minus Redis: the model bytes are dropped."""
+
+    def save(self, model_bytes, epoch, history):
+        self.last_size = len(model_bytes)
+
+
+def _epoch_lines(epochs: int):
+    """A Keras callback printing ``plain: epoch N/E`` to stderr as each epoch ends."""
+    import keras
+
+    class EpochLines(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            print(f"plain: epoch {epoch + 1}/{epochs}", file=sys.stderr, flush=True)
+
+    return EpochLines()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.plain")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--checkpoint-callback", action="store_true")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    pixels, paths, labels = decode_folder(args.data, args.image_size)
+    decode_seconds = time.perf_counter() - started
+    print(f"plain: decoded {len(paths)} images", file=sys.stderr, flush=True)
+    clock = time.perf_counter()
+    import keras  # noqa: F401  (TensorFlow's import is part of what a plain script pays)
+
+    import_seconds = time.perf_counter() - clock
+    fitted = fit_like_the_task(
+        pixels, paths, labels, args.epochs, checkpoint_callback=args.checkpoint_callback
+    )
+    result = {
+        "images": len(paths),
+        "decode_s": decode_seconds,
+        "import_s": import_seconds,
+        **fitted,
+        "total_s": time.perf_counter() - started,
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

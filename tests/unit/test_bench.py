@@ -1,0 +1,182 @@
+"""The benchmarks' pure helpers (bench/stats.py) and their command line; nothing timed."""
+
+import math
+from datetime import datetime
+
+import pytest
+from PIL import Image
+
+from bench import stats
+from bench.__main__ import BENCHMARKS, DEFAULT_REPEATS, build_parser
+
+
+def test_median_of_odd_and_even_counts():
+    assert stats.median([3, 1, 2]) == 2
+    assert stats.median([4, 1, 3, 2]) == 2.5
+    assert stats.median([7]) == 7
+    assert stats.median(value for value in (5.0, 1.0, 9.0)) == 5.0
+
+
+def test_median_of_nothing_is_an_error():
+    with pytest.raises(ValueError):
+        stats.median([])
+
+
+def test_ratio_and_its_undefined_cases():
+    assert stats.ratio(3, 4) == 0.75
+    assert math.isnan(stats.ratio(1, 0))
+    assert math.isnan(stats.ratio(1, None))
+    assert math.isnan(stats.ratio(None, 2))
+
+
+def test_interleaved_alternates_variants_within_each_repeat():
+    assert stats.interleaved(("a", "b"), 3) == [
+        (0, "a"),
+        (0, "b"),
+        (1, "a"),
+        (1, "b"),
+        (2, "a"),
+        (2, "b"),
+    ]
+    with pytest.raises(ValueError):
+        stats.interleaved(("a",), 0)
+
+
+def test_medians_by_name_keeps_first_seen_order():
+    samples = [("job", 3.0), ("plain", 2.0), ("job", 1.0), ("plain", 4.0), ("job", 2.0)]
+    medians = stats.medians_by_name(samples)
+    assert list(medians) == ["job", "plain"]
+    assert medians == {"job": 2.0, "plain": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("value", "target", "at_most", "expected"),
+    [
+        (0.55, 0.6, True, "met"),
+        (0.6, 0.6, True, "met"),
+        (0.61, 0.6, True, "MISSED"),
+        (2.5, 2.0, False, "met"),
+        (1.9, 2.0, False, "MISSED"),
+        (math.nan, 2.0, False, "n/a"),
+    ],
+)
+def test_target_verdict(value, target, at_most, expected):
+    assert stats.target_verdict(value, target, at_most) == expected
+
+
+def test_format_table_aligns_numbers_right_and_text_left():
+    table = stats.format_table(
+        ["name", "images", "rate"],
+        [["ours", 10000, 1234.5678], ["tutorial", 600, 98.7]],
+    )
+    lines = table.splitlines()
+    assert lines[0] == "| name     | images |     rate |"
+    assert lines[1] == "| -------- | -----: | -------: |"
+    assert lines[2] == "| ours     | 10,000 | 1,234.57 |"
+    assert lines[3] == "| tutorial |    600 |    98.70 |"
+
+
+def test_format_table_shows_missing_and_undefined_values():
+    table = stats.format_table(["a", "b"], [["x", None], ["y", math.nan]])
+    assert table.splitlines()[2:] == ["| x |   - |", "| y | n/a |"]
+
+
+def test_format_table_refuses_ragged_rows():
+    with pytest.raises(ValueError):
+        stats.format_table(["a", "b"], [["only one"]])
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "size", "expected"),
+    [
+        (200, 200, 32, 4),  # Kaggle's 200x200: 50x50 after 1/4, 25x25 would be too small
+        (480, 320, 32, 8),  # pets-originals: 60x40 after 1/8
+        (500, 63, 32, 1),  # one side too short to scale at all
+        (64, 64, 32, 2),
+        (32, 32, 32, 1),
+        (16, 16, 32, 1),
+    ],
+)
+def test_jpeg_scale_is_what_pillow_draft_picks(width, height, size, expected):
+    assert stats.jpeg_scale(width, height, size) == expected
+
+
+def test_jpeg_scale_agrees_with_pillow(tmp_path):
+    for width, height in [(200, 200), (480, 320), (101, 77), (64, 250)]:
+        path = tmp_path / f"{width}x{height}.jpg"
+        Image.new("RGB", (width, height), (10, 20, 30)).save(path)
+        with Image.open(path) as image:
+            image.draft("RGB", (32, 32))
+            scaled_width = image.size[0]
+        denominator = stats.jpeg_scale(width, height, 32)
+        assert scaled_width == -(-width // denominator)
+
+
+def test_first_epoch_seconds_finds_the_job_and_the_plain_lines():
+    lines = [
+        (100.0, "job 1: 10000 files"),
+        (104.0, "decode: 10000/10000 [4s]"),
+        (110.5, "train: epoch 1/10 [2s] loss=0.6900"),
+        (111.5, "train: epoch 2/10 [3s] loss=0.6800"),
+    ]
+    assert stats.first_epoch_seconds(lines, 100.0) == 10.5
+    assert stats.first_epoch_seconds([(7.0, "plain: epoch 1/10")], 1.0) == 6.0
+    assert stats.first_epoch_seconds([(7.0, "train: epoch 10/10")], 1.0) is None
+
+
+def test_line_time():
+    lines = [(10.0, "job x: ..."), (12.0, "local cluster: redis on ...")]
+    assert stats.line_time(lines, "local cluster:", 9.0) == 3.0
+    assert stats.line_time(lines, "decode:", 9.0) is None
+
+
+def test_parse_predict_summary():
+    text = (
+        "predicted 2000 images, 21.4s in all (93 images/s), 0 rejected;"
+        " predictions.csv (label = probability of 'dog')\n"
+    )
+    assert stats.parse_predict_summary(text) == {"rows": 2000, "seconds": 21.4, "rate": 93.0}
+    assert stats.parse_predict_summary("nothing here") is None
+
+
+def test_celery_log_events_reads_stamps_and_groups():
+    log = "\n".join(
+        [
+            "WARNING: not a Celery line",
+            "[2026-11-29 01:02:28,828: INFO/MainProcess] gpu-worker-1@vm ready.",
+            "[2026-11-29 01:02:28,859: INFO/MainProcess] job 1: assembled 2000 images in 0.03s",
+            "[2026-11-29 01:02:29,000: INFO/MainProcess] job 1: assembled 5 images in 9.00s",
+        ]
+    )
+    events = stats.celery_log_events(
+        log, {"ready": r"ready\.", "assembled": r"assembled (\d+) images in ([\d.]+)s"}
+    )
+    expected = datetime(2026, 11, 29, 1, 2, 28, 859000).timestamp()
+    assert events["assembled"] == (expected, ("2000", "0.03"))
+    assert events["ready"][0] == pytest.approx(expected - 0.031)
+
+
+def test_proc_status_kib():
+    text = "Name:\tpython\nVmHWM:\t  123456 kB\nVmRSS:\t   65432 kB\n"
+    assert stats.proc_status_kib(text, "VmHWM") == 123456
+    assert stats.proc_status_kib(text, "VmRSS") == 65432
+    assert stats.proc_status_kib(text, "VmSwap") is None
+
+
+def test_evenly_spaced():
+    items = list(range(10))
+    assert stats.evenly_spaced(items, 5) == [0, 2, 4, 6, 8]
+    assert stats.evenly_spaced(items, None) == items
+    assert stats.evenly_spaced(items, 0) == items
+    assert stats.evenly_spaced(items, 50) == items
+
+
+def test_command_line_knows_every_benchmark():
+    parser = build_parser()
+    for name in BENCHMARKS:
+        args = parser.parse_args([name, "--data", "/tmp/x", "--repeats", "2"])
+        assert (args.name, args.data, args.repeats) == (name, "/tmp/x", 2)
+        assert DEFAULT_REPEATS[name] in (1, 3)
+    assert parser.parse_args(["decode"]).repeats is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["nonsense"])
