@@ -235,7 +235,7 @@ def train(args) -> int:
     samples = []
     details = {}
     try:
-        variants = ("job", "plain", "plain + checkpoint callback")
+        variants = ("job", "plain", "plain + checkpoint callback", "plain + progress callback")
         for repeat, variant in stats.interleaved(variants, args.repeats):
             if variant == "job":
                 out = scratch / f"out-{repeat}"
@@ -246,8 +246,9 @@ def train(args) -> int:
                 done_epochs = metrics["epochs_run"]
             else:
                 arguments = ["-m", "bench.plain", "--data", str(data), "--epochs", str(epochs)]
-                if "checkpoint" in variant:
-                    arguments.append("--checkpoint-callback")
+                for kind in ("checkpoint", "progress"):
+                    if kind in variant:
+                        arguments += ["--callbacks", kind]
                 result = run_json(arguments)
                 images, seconds, done_epochs = (
                     result["train_images"],

@@ -8,9 +8,11 @@ model, optimizer and loss (``shared.models``), the same seed, batch size and
 validation data (the held-out part). It prints ``plain: epoch N/E`` lines on
 stderr as epochs end and, last, one JSON line of timings on stdout.
 
-``--checkpoint-callback`` adds the gpu task's per-epoch checkpoint callback
-(``shared.checkpoints.CheckpointCallback``) with a store that drops the bytes,
-to tell how much of the task's training time is that callback.
+``--callbacks`` adds what the gpu task adds to its ``model.fit``, to tell what
+each costs: ``checkpoint`` (``shared.checkpoints.CheckpointCallback``, saving
+the model every epoch, with a store that drops the bytes instead of writing
+them to Redis), ``progress`` (``shared.training._ProgressCallback``, reporting
+to a function that does nothing) or ``task`` (both, as the task has them).
 """
 
 import argparse
@@ -53,7 +55,7 @@ def decode_folder(data_dir, image_size: int, processes: int | None = None):
 
 
 def fit_like_the_task(pixels, paths, labels, epochs, batch_size=128, seed=12345,
-                      test_size=0.25, learning_rate=None, checkpoint_callback=False):  # fmt: skip
+                      test_size=0.25, learning_rate=None, callbacks="none"):  # fmt: skip
     """The gpu task's ``model.fit`` (MLP, SGD, held-out validation), with nothing around it."""
     import keras
 
@@ -68,11 +70,16 @@ def fit_like_the_task(pixels, paths, labels, epochs, batch_size=128, seed=12345,
     keras.utils.set_random_seed(seed)
     model = make_mlp(pixels.shape[1:], len(labels))
     compile_model(model, make_optimizer("sgd", learning_rate), len(labels))
-    callbacks = [_epoch_lines(epochs)]
-    if checkpoint_callback:
+    extra = []
+    if callbacks in ("checkpoint", "task"):
         from shared.checkpoints import CheckpointCallback
 
-        callbacks.insert(0, CheckpointCallback(_DroppedCheckpoints(), []))
+        extra.append(CheckpointCallback(_DroppedCheckpoints(), []))
+    if callbacks in ("progress", "task"):
+        from shared.training import _ProgressCallback
+
+        extra.append(_ProgressCallback(epochs, lambda progress: None))
+    callbacks = [*extra, _epoch_lines(epochs)]
     prepare_seconds = time.perf_counter() - started
     started = time.perf_counter()
     model.fit(
@@ -116,7 +123,9 @@ def main(argv=None) -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--checkpoint-callback", action="store_true")
+    parser.add_argument(
+        "--callbacks", choices=("none", "checkpoint", "progress", "task"), default="none"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -127,9 +136,7 @@ def main(argv=None) -> int:
     import keras  # noqa: F401  (TensorFlow's import is part of what a plain script pays)
 
     import_seconds = time.perf_counter() - clock
-    fitted = fit_like_the_task(
-        pixels, paths, labels, args.epochs, checkpoint_callback=args.checkpoint_callback
-    )
+    fitted = fit_like_the_task(pixels, paths, labels, args.epochs, callbacks=args.callbacks)
     result = {
         "images": len(paths),
         "decode_s": decode_seconds,

@@ -6,7 +6,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from client import collect
+from client import collect, plots
 from client.job_record import listing_summary
 from client.options import UsageError, image_size, training_options
 from client.progress import JobProgress
@@ -89,7 +89,7 @@ def _collect_run(store, job_id, run, outcome, listing, summaries, out_dir) -> di
     metrics = job_metrics(run_id, options, listing_summary(listing), summaries, result["metrics"])
     metrics["timings"] = result["metrics"]["timings"]
     collect.save_metrics(metrics, run_dir)
-    collect.plot_history(metrics["history"], run_dir, f"{run_id}: {options['model']}")
+    plots.plot_history(metrics["history"], run_dir, f"{run_id}: {options['model']}")
     return row | {
         "state": "succeeded",
         "test_accuracy": metrics["test_accuracy"],
@@ -106,7 +106,7 @@ def _write_comparison(table: list[dict], out_dir: Path, job_id: str) -> None:
     collect.write_atomically(
         out_dir / "compare.json", (json.dumps(table, indent=2) + "\n").encode()
     )
-    collect.plot_comparison([row for row in table if row["state"] == "succeeded"], out_dir, job_id)
+    plots.plot_comparison([row for row in table if row["state"] == "succeeded"], out_dir, job_id)
 
 
 def _print_table(table: list[dict], out_dir: Path, seconds: float) -> None:

@@ -60,16 +60,15 @@ def accuracy_against_names(rows: list[dict], labels: list[str], label_of) -> flo
 
 def contact_sheet(root: Path, rows: list[dict], labels: list[str], path: Path) -> None:
     """The first images with their predicted label and its probability, 8 to a row."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from PIL import Image
+
+    from client.plots import pyplot, save_figure
 
     shown = rows[:SHEET_IMAGES]
     columns = 8
     lines = max(1, (len(shown) + columns - 1) // columns)
-    figure, axes = plt.subplots(lines, columns, figsize=(columns * 1.6, lines * 1.9), squeeze=False)
+    size = (columns * 1.6, lines * 1.9)
+    figure, axes = pyplot().subplots(lines, columns, figsize=size, squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, row in zip(axes.flat, shown):
@@ -78,8 +77,4 @@ def contact_sheet(root: Path, rows: list[dict], labels: list[str], path: Path) -
             axis.imshow(image.convert("RGB"))
         best = max(range(len(labels)), key=row["probabilities"].__getitem__)
         axis.set_title(f"{row['id']}: {labels[best]} {row['probabilities'][best]:.2f}", fontsize=8)
-    figure.tight_layout()
-    temporary = path.with_name(f".{path.name}.partial")
-    figure.savefig(temporary, format="png", dpi=100)
-    plt.close(figure)
-    os.replace(temporary, path)
+    save_figure(figure, path)

@@ -8,7 +8,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from client import collect
+from client import collect, plots
 from client.job_record import data_roots, listing_summary, load_record, save_record
 from client.options import UsageError, image_size, training_options
 from client.predict_command import print_summary, save_predictions
@@ -181,7 +181,7 @@ def follow_and_collect(session, stack, record, out_dir: Path, timings: dict, sta
     collect.save_artifacts(session.store, outcome["artifacts"], out_dir)
     metrics = job_metrics(job_id, options, record["listing"], summaries, outcome["metrics"])
     title = f"{job_id}: {options['model']}, {options['optimizer']}"
-    collect.plot_history(metrics["history"], out_dir, title)
+    plots.plot_history(metrics["history"], out_dir, title)
     timings["collect_s"] = time.perf_counter() - phase_started
     predicted = None
     if predict["shards"]:

@@ -10,14 +10,12 @@ import time
 import keras
 import numpy as np
 
-from shared.checkpoints import CheckpointCallback, restore
+from shared.callbacks import CheckpointCallback, ProgressCallback, restore
 from shared.devices import describe_device, device_scope, has_gpu
 from shared.listing import label_of
 from shared.model_metadata import write_metadata
 from shared.models import compile_model, make_model, make_optimizer
 from shared.split import stratified_split
-
-PROGRESS_INTERVAL_S = 1.0
 
 
 def label_indices_for(paths: list[str], labels: list[str]) -> np.ndarray:
@@ -70,7 +68,7 @@ def _fit_and_evaluate(
 
     # The checkpoint first: an epoch reported as done is an epoch that can be resumed.
     callbacks = [] if checkpoints is None else [CheckpointCallback(checkpoints, earlier_history)]
-    callbacks.append(_ProgressCallback(options["epochs"], on_progress))
+    callbacks.append(ProgressCallback(options["epochs"], on_progress))
     if options.get("patience"):
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -199,40 +197,3 @@ def _history_per_epoch(history: dict) -> list[dict]:
     return [
         {name: float(values[epoch]) for name, values in history.items()} for epoch in range(epochs)
     ]
-
-
-class _ProgressCallback(keras.callbacks.Callback):
-    """Reports each epoch, and batches at most once a second, to ``on_progress``."""
-
-    def __init__(self, epochs: int, on_progress):
-        super().__init__()
-        self.epochs = epochs
-        self.on_progress = on_progress
-        self.epoch = 0
-        self.last_report = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = time.monotonic()
-        if self.on_progress is None or now - self.last_report < PROGRESS_INTERVAL_S:
-            return
-        self.last_report = now
-        steps = self.params.get("steps") or 0
-        self.on_progress(
-            {
-                "epoch": self.epoch,
-                "epochs": self.epochs,
-                "fraction": (batch + 1) / max(steps, 1),
-            }
-            | _floats(logs)
-        )
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.on_progress is not None:
-            self.on_progress({"epoch": epoch + 1, "epochs": self.epochs} | _floats(logs))
-
-
-def _floats(logs) -> dict:
-    return {name: float(value) for name, value in (logs or {}).items()}

@@ -74,3 +74,21 @@ def cluster_app(cluster):
     yield app
     for name in cluster.environment():
         os.environ.pop(name, None)
+
+
+def start_submit(arguments, environment=None) -> tuple[subprocess.Popen, str]:
+    """``submit.py`` running in the background; returns (process, job id).
+
+    stderr is a pipe: not a terminal, so progress comes as one line per step.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "submit.py", *map(str, arguments)],
+        cwd=REPOSITORY_ROOT,
+        env=environment if environment is not None else clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first_line = process.stderr.readline()
+    assert first_line.startswith("job "), first_line + process.stderr.read()
+    return process, first_line.split(":", 1)[0].removeprefix("job ")

@@ -8,17 +8,15 @@ from the other.
 
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from client.local_cluster import REPOSITORY_ROOT, LocalCluster
+from client.local_cluster import LocalCluster
 from jobs import train as train_job
 from jobs import waiting
 from tests.images import make_separable_images
-from tests.integration.conftest import clean_environment
+from tests.integration.conftest import clean_environment, start_submit
 
 pytestmark = pytest.mark.integration
 
@@ -54,20 +52,8 @@ def fault_app(fault_cluster):
     return app
 
 
-def start_submit(cluster, arguments):
-    """``submit.py`` against the cluster, running; returns (process, job id)."""
-    environment = clean_environment() | cluster.environment() | FAST_RECOVERY
-    process = subprocess.Popen(
-        [sys.executable, "submit.py", *map(str, arguments)],
-        cwd=REPOSITORY_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    first_line = process.stderr.readline()
-    assert first_line.startswith("job "), first_line + process.stderr.read()
-    return process, first_line.split(":", 1)[0].removeprefix("job ")
+def submit_to(cluster, arguments):
+    return start_submit(arguments, clean_environment() | cluster.environment() | FAST_RECOVERY)
 
 
 def finish(process, out, timeout=300) -> dict:
@@ -89,7 +75,7 @@ def test_cpu_worker_killed_mid_decode_job_completes_counting_each_file_once(
     make_separable_images(tmp_path / "data", per_label=150, side=64)
     out = tmp_path / "out"
     arguments = ["train", "--data", tmp_path / "data", "--shard-size", 10, "--epochs", 1]
-    process, job_id = start_submit(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
+    process, job_id = submit_to(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
     decodes = [fault_app.AsyncResult(waiting.decode_task_id(job_id, index)) for index in range(30)]
     wait_for(lambda: any(result.state != "PENDING" for result in decodes))
     fault_cluster.kill("cpu-worker")
@@ -110,7 +96,7 @@ def test_gpu_worker_killed_mid_training_resumes_from_its_last_epoch(
     make_separable_images(tmp_path / "data", per_label=100)
     out = tmp_path / "out"
     arguments = ["train", "--data", tmp_path / "data", "--epochs", 40, "--batch-size", 2]
-    process, job_id = start_submit(fault_cluster, [*arguments, "--image-size", 16, "--out", out])
+    process, job_id = submit_to(fault_cluster, [*arguments, "--image-size", 16, "--out", out])
     training = fault_app.AsyncResult(train_job.train_task_id(job_id))
 
     def trained_epochs() -> int:
@@ -141,7 +127,7 @@ def test_shards_lost_before_training_are_decoded_again(fault_cluster, fault_app,
     try:
         out = tmp_path / "out"
         arguments = ["train", "--data", tmp_path / "data", "--shard-size", 10, "--epochs", 2]
-        process, job_id = start_submit(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
+        process, job_id = submit_to(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
         decodes = [fault_app.AsyncResult(waiting.decode_task_id(job_id, i)) for i in range(6)]
         wait_for(lambda: all(result.state == "SUCCESS" for result in decodes))
         store = fault_cluster.redis()
@@ -161,7 +147,7 @@ def test_duplicate_deliveries_train_once(fault_cluster, fault_app, tmp_path):
     make_separable_images(tmp_path / "data", per_label=30)
     out = tmp_path / "out"
     arguments = ["train", "--data", tmp_path / "data", "--epochs", 1, "--image-size", 8]
-    process, _ = start_submit(fault_cluster, [*arguments, "--out", out])
+    process, _ = submit_to(fault_cluster, [*arguments, "--out", out])
     finish(process, out)
     record = _record_of(fault_cluster, out)
     job_id = f"duplicate-{tmp_path.name}"
@@ -206,7 +192,7 @@ def test_no_gpu_worker_is_reported_by_queue_name(fault_cluster, tmp_path):
     try:
         out = tmp_path / "out"
         arguments = ["train", "--data", tmp_path / "data", "--epochs", 1, "--image-size", 8]
-        process, _ = start_submit(fault_cluster, [*arguments, "--wait-timeout", 6, "--out", out])
+        process, _ = submit_to(fault_cluster, [*arguments, "--wait-timeout", 6, "--out", out])
         started = time.monotonic()
         _, stderr = process.communicate(timeout=120)
     finally:

@@ -2,20 +2,17 @@
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from client.local_cluster import REPOSITORY_ROOT
 from shared.decode import decode_files
 from shared.listing import list_labelled_images, plan_shards
 from shared.shards import decode_shard
 from tests.images import make_separable_images
-from tests.integration.conftest import clean_environment, run_submit
+from tests.integration.conftest import clean_environment, run_submit, start_submit
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +22,7 @@ def test_ctrl_c_then_resume_goes_on_from_the_last_epoch(tmp_path):
     cache = tmp_path / "cache"
     arguments = ["train", "--data", tmp_path / "data", "--epochs", 30, "--batch-size", 2]
     arguments += ["--image-size", 16, "--cache-dir", cache, "--out", tmp_path / "first"]
-    client = subprocess.Popen(
-        [sys.executable, "submit.py", *map(str, arguments)],
-        cwd=REPOSITORY_ROOT,
-        env=clean_environment(),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    job_id = client.stderr.readline().split(":", 1)[0].removeprefix("job ")
+    client, job_id = start_submit(arguments)
     for line in client.stderr:  # not a terminal: one plain line per epoch
         if line.startswith("train: epoch 3/30"):
             break

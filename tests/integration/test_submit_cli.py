@@ -3,15 +3,12 @@
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 
-from client.local_cluster import REPOSITORY_ROOT
 from tests.images import make_separable_images
-from tests.integration.conftest import clean_environment, run_submit
+from tests.integration.conftest import run_submit, start_submit
 
 pytestmark = pytest.mark.integration
 
@@ -80,14 +77,7 @@ def test_ctrl_c_stops_every_local_process(tmp_path):
     make_separable_images(tmp_path / "data", per_label=30)
     arguments = ["train", "--data", tmp_path / "data", "--epochs", 100000, "--image-size", 8]
     arguments += ["--batch-size", 4, "--cache-dir", tmp_path / "cache", "--out", tmp_path / "out"]
-    client = subprocess.Popen(
-        [sys.executable, "submit.py", *map(str, arguments)],
-        cwd=REPOSITORY_ROOT,
-        env=clean_environment(),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    job_id = client.stderr.readline().split(":", 1)[0].removeprefix("job ")
+    client, job_id = start_submit(arguments)
     # Interrupt once training is under way: every process of the cluster is up.
     for line in client.stderr:
         if "assembling" in line:

@@ -1,0 +1,58 @@
+"""Figures written next to the results: training history, comparisons, contact sheets."""
+
+import os
+from pathlib import Path
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, path: Path, title: str | None = None) -> Path:
+    """Title, tidy, and write under a temporary name then rename: never half a PNG."""
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    temporary = path.with_name(f".{path.name}.partial")
+    figure.savefig(temporary, format="png", dpi=100)
+    pyplot().close(figure)
+    os.replace(temporary, path)
+    return path
+
+
+def _per_epoch_axis(axis, label: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(label)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(alpha=0.3)
+    axis.legend()
+
+
+def plot_history(history: list[dict], out_dir: Path, title: str) -> Path:
+    """Loss and accuracy per epoch, train and held-out, side by side."""
+    figure, axes = pyplot().subplots(1, 2, figsize=(10, 4))
+    epochs = range(1, len(history) + 1)
+    for axis, metric in zip(axes, ("loss", "accuracy")):
+        axis.plot(epochs, [row.get(metric) for row in history], label="train")
+        axis.plot(epochs, [row.get(f"val_{metric}") for row in history], label="held-out")
+        _per_epoch_axis(axis, metric)
+    return save_figure(figure, out_dir / "history.png", title)
+
+
+def plot_comparison(rows: list[dict], out_dir: Path, title: str) -> Path:
+    """Held-out accuracy and loss per epoch, one curve per run."""
+    figure, axes = pyplot().subplots(1, 2, figsize=(11, 4))
+    for axis, metric in zip(axes, ("val_accuracy", "val_loss")):
+        for row in rows:
+            values = [epoch.get(metric) for epoch in row["history"]]
+            axis.plot(range(1, len(values) + 1), values, label=row["name"])
+        _per_epoch_axis(axis, metric.replace("val_", "held-out "))
+    return save_figure(figure, out_dir / "compare.png", title)
