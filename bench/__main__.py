@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--limit",
         type=int,
-        help="decode: Kaggle images to time, evenly spread (default 4000; 0 for all)",
+        help="decode: time only this many Kaggle images, evenly spread (default: all)",
     )
     return parser
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from bench.procs import REPOSITORY_ROOT, run_json, scratch_dir
-from client.local_cluster import STORE_DB, LocalCluster
+from client.local_cluster import LocalCluster
 from shared.listing import list_labelled_images, plan_shards
 
 READY_TIMEOUT_S = 120
@@ -57,15 +57,12 @@ def decode_phase(data: str, concurrency: int, shard_size: int, image_size: int, 
             from jobs import waiting
             from workers.app import app
 
-            app.conf.update(
-                broker_url=cluster.environment()["CELERY_BROKER_URL"],
-                result_backend=cluster.environment()["CELERY_RESULT_BACKEND"],
-            )
+            app.conf.update(broker_url=cluster.url(), result_backend=cluster.url())
             ready_s = wait_until_ready(app, cluster)
             listing = list_labelled_images(data)
             shards = plan_shards(listing, shard_size, image_size)
             job_id = f"bench-{os.getpid()}-{concurrency}"
-            store = cluster.redis(STORE_DB)
+            store = cluster.redis()
             used_before = store.info("memory")["used_memory"]
             started = time.perf_counter()
             group(waiting.decode_signatures(app, job_id, str(listing.root), shards)).apply_async()

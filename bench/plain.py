@@ -9,9 +9,9 @@ validation data (the held-out part). It prints ``plain: epoch N/E`` lines on
 stderr as epochs end and, last, one JSON line of timings on stdout.
 
 ``--callbacks`` adds what the gpu task adds to its ``model.fit``, to tell what
-each costs: ``checkpoint`` (``shared.checkpoints.CheckpointCallback``, saving
+each costs: ``checkpoint`` (``shared.callbacks.CheckpointCallback``, saving
 the model every epoch, with a store that drops the bytes instead of writing
-them to Redis), ``progress`` (``shared.training._ProgressCallback``, reporting
+them to Redis), ``progress`` (``shared.callbacks.ProgressCallback``, reporting
 to a function that does nothing) or ``task`` (both, as the task has them).
 """
 
@@ -72,13 +72,13 @@ def fit_like_the_task(pixels, paths, labels, epochs, batch_size=128, seed=12345,
     compile_model(model, make_optimizer("sgd", learning_rate), len(labels))
     extra = []
     if callbacks in ("checkpoint", "task"):
-        from shared.checkpoints import CheckpointCallback
+        from shared.callbacks import CheckpointCallback
 
         extra.append(CheckpointCallback(_DroppedCheckpoints(), []))
     if callbacks in ("progress", "task"):
-        from shared.training import _ProgressCallback
+        from shared.callbacks import ProgressCallback
 
-        extra.append(_ProgressCallback(epochs, lambda progress: None))
+        extra.append(ProgressCallback(epochs, lambda progress: None))
     callbacks = [*extra, _epoch_lines(epochs)]
     prepare_seconds = time.perf_counter() - started
     started = time.perf_counter()

@@ -12,7 +12,7 @@ from datetime import datetime
 JPEG_SCALE_DENOMINATORS = (8, 4, 2, 1)
 
 _CELERY_TIME = re.compile(r"^\[(?P<stamp>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): [A-Z]+/[^\]]+\] ")
-_FIRST_EPOCH = re.compile(r"^(?:train|plain): epoch 1/\d+\b")
+_EPOCH_LINE = re.compile(r"^(?:train|plain): epoch (?P<epoch>\d+)/\d+\b")
 _PREDICT_SUMMARY = re.compile(
     r"^predicted (?P<rows>\d+) images, (?P<seconds>[\d.]+)s in all \((?P<rate>\d+) images/s\)"
 )
@@ -126,13 +126,27 @@ def jpeg_scale(width: int, height: int, size: int) -> int:
     return 1
 
 
-def first_epoch_seconds(lines: list[tuple[float, str]], started: float) -> float | None:
-    """Seconds from ``started`` to the first ``train: epoch 1/N`` (or ``plain: epoch 1/N``)
-    line of timestamped stderr lines; None if there is none."""
+def first_epoch_seconds(lines: list[tuple[float, str]], started: float):
+    """Seconds from ``started`` to the end of epoch 1, from timestamped stderr lines
+    ``train: epoch N/E`` (the job) or ``plain: epoch N/E`` (the baseline).
+
+    Returns ``(seconds, exact)``; ``(None, False)`` without two epoch lines. When
+    the line of epoch 1 is missing (the client prints an epoch only if one of
+    its 0.25 s polls sees that epoch's end state; see BENCHMARKS.md) it is
+    extrapolated back from the first two lines it did print, at their pace.
+    """
+    seen = []
     for stamp, text in lines:
-        if _FIRST_EPOCH.match(text.strip()):
-            return stamp - started
-    return None
+        match = _EPOCH_LINE.match(text.strip())
+        if match:
+            seen.append((int(match["epoch"]), stamp))
+    if seen and seen[0][0] == 1:
+        return seen[0][1] - started, True
+    if len(seen) < 2 or seen[1][0] <= seen[0][0]:
+        return None, False
+    (first_epoch, first_stamp), (second_epoch, second_stamp) = seen[:2]
+    pace = (second_stamp - first_stamp) / (second_epoch - first_epoch)
+    return first_stamp - (first_epoch - 1) * pace - started, False
 
 
 def line_time(lines: list[tuple[float, str]], prefix: str, started: float) -> float | None:

@@ -86,7 +86,7 @@ def write_catalogue(folder: Path, outside: Path) -> dict[str, tuple[str, str | N
     rgb.convert("RGBA").save(folder / "dog.913.png")
     rgb.convert("P").save(folder / "cat.914.png")
     wide = (np.arange(24 * 24, dtype=np.uint16).reshape(24, 24) * 100).astype(np.uint16)
-    Image.fromarray(wide, mode="I;16").save(folder / "dog.915.png")
+    Image.fromarray(wide).save(folder / "dog.915.png")  # uint16: a 16-bit PNG
     odd_name = b"cat.\xff\xfe916.jpg"
     rgb.save(os.path.join(os.fsencode(folder), odd_name), format="JPEG")
     catalogue |= {

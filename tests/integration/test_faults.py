@@ -16,7 +16,7 @@ from client.local_cluster import LocalCluster
 from jobs import train as train_job
 from jobs import waiting
 from tests.images import make_separable_images
-from tests.integration.conftest import clean_environment, start_submit
+from tests.integration.conftest import clean_environment, run_submit, start_submit
 
 pytestmark = pytest.mark.integration
 
@@ -52,8 +52,13 @@ def fault_app(fault_cluster):
     return app
 
 
-def submit_to(cluster, arguments):
+def start_to(cluster, arguments):
     return start_submit(arguments, clean_environment() | cluster.environment() | FAST_RECOVERY)
+
+
+def submit_to(cluster, arguments):
+    environment = clean_environment() | cluster.environment() | FAST_RECOVERY
+    return run_submit(arguments, environment)
 
 
 def finish(process, out, timeout=300) -> dict:
@@ -62,11 +67,56 @@ def finish(process, out, timeout=300) -> dict:
     return json.loads((out / "metrics.json").read_text())
 
 
-def wait_for(condition, timeout=120, interval=0.05):
+def wait_for(condition, timeout=120, interval=0.05, explain=lambda: ""):
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
+        assert time.monotonic() < deadline, f"timed out waiting\n{explain()}"
         time.sleep(interval)
+
+
+def _logs(cluster) -> str:
+    return "\n".join(
+        f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        for log in sorted(cluster.log_dir.glob("*.log"))
+    )
+
+
+def test_duplicate_deliveries_train_once(fault_cluster, fault_app, tmp_path):
+    """Two copies of one training task at once: one trains, the other waits for it."""
+    make_separable_images(tmp_path / "data", per_label=30)
+    out = tmp_path / "out"
+    arguments = ["train", "--data", tmp_path / "data", "--epochs", 1, "--image-size", 8]
+    process, _ = start_to(fault_cluster, [*arguments, "--out", out])
+    finish(process, out)
+    record = _record_of(fault_cluster, out)
+    job_id = f"duplicate-{tmp_path.name}"
+    options = record["options"] | {"epochs": 30, "batch_size": 2}
+    copies = [
+        fault_app.signature(
+            "catdog.train",
+            args=(job_id, record["data_root"], record["shards"], options),
+            task_id=f"{job_id}-copy-{number}",
+        ).apply_async()
+        for number in (1, 2)
+    ]
+    seen_waiting = set()
+
+    def both_done() -> bool:
+        seen_waiting.update(copy.id for copy in copies if copy.state == "WAITING")
+        return all(copy.state in ("SUCCESS", "FAILURE") for copy in copies)
+
+    wait_for(both_done, timeout=240, explain=lambda: _logs(fault_cluster))
+    first, second = (copy.result for copy in copies)
+    assert [copy.state for copy in copies] == ["SUCCESS", "SUCCESS"]
+    differing = {k for k in first["metrics"] if first["metrics"][k] != second["metrics"].get(k)}
+    assert first == second, differing  # the same run's metrics and artifact keys
+    assert len(seen_waiting) == 1
+    logs = "".join(
+        (fault_cluster.log_dir / f"{role}.log").read_text()
+        for role in ("gpu-worker", "gpu-worker-2")
+    )
+    assert logs.count(f"job {job_id}: held-out accuracy") == 1
+    waiting.release_results(fault_app, [copy.id for copy in copies])
 
 
 def test_cpu_worker_killed_mid_decode_job_completes_counting_each_file_once(
@@ -75,7 +125,7 @@ def test_cpu_worker_killed_mid_decode_job_completes_counting_each_file_once(
     make_separable_images(tmp_path / "data", per_label=150, side=64)
     out = tmp_path / "out"
     arguments = ["train", "--data", tmp_path / "data", "--shard-size", 10, "--epochs", 1]
-    process, job_id = submit_to(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
+    process, job_id = start_to(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
     decodes = [fault_app.AsyncResult(waiting.decode_task_id(job_id, index)) for index in range(30)]
     wait_for(lambda: any(result.state != "PENDING" for result in decodes))
     fault_cluster.kill("cpu-worker")
@@ -96,7 +146,7 @@ def test_gpu_worker_killed_mid_training_resumes_from_its_last_epoch(
     make_separable_images(tmp_path / "data", per_label=100)
     out = tmp_path / "out"
     arguments = ["train", "--data", tmp_path / "data", "--epochs", 40, "--batch-size", 2]
-    process, job_id = submit_to(fault_cluster, [*arguments, "--image-size", 16, "--out", out])
+    process, job_id = start_to(fault_cluster, [*arguments, "--image-size", 16, "--out", out])
     training = fault_app.AsyncResult(train_job.train_task_id(job_id))
 
     def trained_epochs() -> int:
@@ -111,6 +161,10 @@ def test_gpu_worker_killed_mid_training_resumes_from_its_last_epoch(
     )
     fault_cluster.kill(runner)
     epochs_before_the_kill = trained_epochs()
+    # Redis would deliver the task again by itself, but only after kombu's restore
+    # cycle (up to ~100 s); `resume` sends it again at once.
+    resumed = submit_to(fault_cluster, ["resume", job_id, "--out", tmp_path / "resumed"])
+    assert resumed.returncode == 0, resumed.stderr
 
     metrics = finish(process, out)
     fault_cluster.start_worker(runner)
@@ -127,7 +181,7 @@ def test_shards_lost_before_training_are_decoded_again(fault_cluster, fault_app,
     try:
         out = tmp_path / "out"
         arguments = ["train", "--data", tmp_path / "data", "--shard-size", 10, "--epochs", 2]
-        process, job_id = submit_to(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
+        process, job_id = start_to(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
         decodes = [fault_app.AsyncResult(waiting.decode_task_id(job_id, i)) for i in range(6)]
         wait_for(lambda: all(result.state == "SUCCESS" for result in decodes))
         store = fault_cluster.redis()
@@ -142,44 +196,6 @@ def test_shards_lost_before_training_are_decoded_again(fault_cluster, fault_app,
     assert all(store.exists(key) for key in lost)
 
 
-def test_duplicate_deliveries_train_once(fault_cluster, fault_app, tmp_path):
-    """Two copies of one training task at once: one trains, the other waits for it."""
-    make_separable_images(tmp_path / "data", per_label=30)
-    out = tmp_path / "out"
-    arguments = ["train", "--data", tmp_path / "data", "--epochs", 1, "--image-size", 8]
-    process, _ = submit_to(fault_cluster, [*arguments, "--out", out])
-    finish(process, out)
-    record = _record_of(fault_cluster, out)
-    job_id = f"duplicate-{tmp_path.name}"
-    options = record["options"] | {"epochs": 30, "batch_size": 2}
-    copies = [
-        fault_app.signature(
-            "catdog.train",
-            args=(job_id, record["data_root"], record["shards"], options),
-            task_id=f"{job_id}-copy-{number}",
-        ).apply_async()
-        for number in (1, 2)
-    ]
-    seen_waiting = set()
-
-    def both_done() -> bool:
-        seen_waiting.update(copy.id for copy in copies if copy.state == "WAITING")
-        return all(copy.state in ("SUCCESS", "FAILURE") for copy in copies)
-
-    wait_for(both_done, timeout=240)
-    first, second = (copy.result for copy in copies)
-    assert [copy.state for copy in copies] == ["SUCCESS", "SUCCESS"]
-    differing = {k for k in first["metrics"] if first["metrics"][k] != second["metrics"].get(k)}
-    assert first == second, differing  # the same run's metrics and artifact keys
-    assert len(seen_waiting) == 1
-    logs = "".join(
-        (fault_cluster.log_dir / f"{role}.log").read_text()
-        for role in ("gpu-worker", "gpu-worker-2")
-    )
-    assert logs.count(f"job {job_id}: held-out accuracy") == 1
-    waiting.release_results(fault_app, [copy.id for copy in copies])
-
-
 def _record_of(cluster, out):
     job_id = json.loads((out / "metrics.json").read_text())["job_id"]
     return json.loads(cluster.redis().get(f"catdog:job:{job_id}:record"))
@@ -192,7 +208,7 @@ def test_no_gpu_worker_is_reported_by_queue_name(fault_cluster, tmp_path):
     try:
         out = tmp_path / "out"
         arguments = ["train", "--data", tmp_path / "data", "--epochs", 1, "--image-size", 8]
-        process, _ = submit_to(fault_cluster, [*arguments, "--wait-timeout", 6, "--out", out])
+        process, _ = start_to(fault_cluster, [*arguments, "--wait-timeout", 6, "--out", out])
         started = time.monotonic()
         _, stderr = process.communicate(timeout=120)
     finally:

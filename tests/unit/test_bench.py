@@ -119,9 +119,20 @@ def test_first_epoch_seconds_finds_the_job_and_the_plain_lines():
         (110.5, "train: epoch 1/10 [2s] loss=0.6900"),
         (111.5, "train: epoch 2/10 [3s] loss=0.6800"),
     ]
-    assert stats.first_epoch_seconds(lines, 100.0) == 10.5
-    assert stats.first_epoch_seconds([(7.0, "plain: epoch 1/10")], 1.0) == 6.0
-    assert stats.first_epoch_seconds([(7.0, "train: epoch 10/10")], 1.0) is None
+    assert stats.first_epoch_seconds(lines, 100.0) == (10.5, True)
+    assert stats.first_epoch_seconds([(7.0, "plain: epoch 1/10")], 1.0) == (6.0, True)
+
+
+def test_first_epoch_seconds_extrapolates_a_missing_epoch_one_line():
+    lines = [(20.0, "train: epoch 3/10 [2s]"), (21.5, "train: epoch 4/10 [3s]")]
+    assert stats.first_epoch_seconds(lines, 10.0) == (7.0, False)  # 20 - 2 x 1.5 - 10
+    lines = [(20.0, "train: epoch 2/10 [2s]"), (26.0, "train: epoch 5/10 [3s]")]
+    assert stats.first_epoch_seconds(lines, 10.0) == (8.0, False)
+
+
+def test_first_epoch_seconds_without_enough_lines():
+    assert stats.first_epoch_seconds([(7.0, "train: epoch 10/10")], 1.0) == (None, False)
+    assert stats.first_epoch_seconds([], 1.0) == (None, False)
 
 
 def test_line_time():

@@ -154,3 +154,22 @@ def test_values_that_round_to_zero_name_the_variable(monkeypatch, variable, read
     monkeypatch.setenv(variable, "0.000001")
     with pytest.raises(ValueError, match=f"{variable} is too small"):
         reader()
+
+
+def test_gpu_memory_limit_is_unset_by_default_and_read_in_megabytes(monkeypatch):
+    monkeypatch.delenv("GPU_MEMORY_LIMIT_MB", raising=False)
+    assert settings.gpu_memory_limit_mb() is None
+    monkeypatch.setenv("GPU_MEMORY_LIMIT_MB", "4096")
+    assert settings.gpu_memory_limit_mb() == 4096
+    monkeypatch.setenv("GPU_MEMORY_LIMIT_MB", "lots")
+    with pytest.raises(ValueError, match="GPU_MEMORY_LIMIT_MB"):
+        settings.gpu_memory_limit_mb()
+
+
+def test_data_roots_are_real_paths_separated_by_the_path_separator(monkeypatch, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    monkeypatch.setenv("CATDOG_DATA_ROOT", f"{tmp_path / 'link'}:{tmp_path / 'b'}")
+    assert settings.data_roots() == [str((tmp_path / "a").resolve()), str(tmp_path / "b")]
+    monkeypatch.delenv("CATDOG_DATA_ROOT")
+    assert settings.data_roots() == []

@@ -1,0 +1,48 @@
+"""Progress output when stderr is not a terminal: plain lines, one per step."""
+
+import io
+
+from client.progress import JobProgress
+
+
+def test_log_output_has_one_line_per_finished_epoch_with_held_out_figures():
+    stream = io.StringIO()
+    progress = JobProgress(stream)
+    for epoch in range(3):
+        progress.task_progress("TRAINING", {"epoch": epoch, "epochs": 3, "fraction": 0.5})
+        progress.task_progress(
+            "TRAINING",
+            {"epoch": epoch + 1, "epochs": 3, "loss": 0.5, "accuracy": 0.75,
+             "val_loss": 0.6, "val_accuracy": 0.7},
+        )  # fmt: skip
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" [")[0] for line in lines] == [
+        "train: epoch 1/3",
+        "train: epoch 2/3",
+        "train: epoch 3/3",
+    ]
+    assert all("val_accuracy=0.7000" in line and "\r" not in line for line in lines)
+
+
+def test_decoding_is_reported_every_tenth():
+    stream = io.StringIO()
+    progress = JobProgress(stream)
+    for done in range(0, 1001, 50):
+        progress.decode(done, 1000)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 10
+    assert lines[0].startswith("decode: 100/1000") and lines[-1].startswith("decode: 1000/1000")
+
+
+def test_runs_of_a_comparison_are_named():
+    stream = io.StringIO()
+    progress = JobProgress(stream)
+    progress.run_state("sgd", "TRAINING")
+    progress.run_progress("sgd", "TRAINING", {"epoch": 1, "epochs": 1, "loss": 0.1})
+    progress.run_state("sgd", "SUCCESS")
+    assert stream.getvalue().splitlines() == [
+        "run sgd: training",
+        stream.getvalue().splitlines()[1],
+        "run sgd: success",
+    ]
+    assert stream.getvalue().splitlines()[1].startswith("train sgd: epoch 1/1")
