@@ -6,6 +6,7 @@ figures are medians: the machine may be shared, so nothing asserts a time.
 """
 
 import argparse
+import os
 import sys
 
 BENCHMARKS = ("decode", "fanout", "overhead", "cache", "memory", "train", "predict")
@@ -54,10 +55,17 @@ def run(name: str, args) -> int:
     }
     given = args.repeats
     args.repeats = given if given is not None else DEFAULT_REPEATS[name]
+    before = os.getloadavg()[0]
     try:
         return functions[name](args)
     finally:
         args.repeats = given
+        # Other people's work on the same cores shows here, not in the medians.
+        print(
+            f"load average (1 min) on {len(os.sched_getaffinity(0))} cores: {before:.2f} before,"
+            f" {os.getloadavg()[0]:.2f} after",
+            file=sys.stderr,
+        )
 
 
 def main(argv=None) -> int:

@@ -22,14 +22,16 @@ def _decode_once(data: str, concurrency: int, memory: bool = False) -> dict:
 
 def fanout(args) -> int:
     data = args.data or str(KAGGLE_TRAIN)
-    samples, images = [], {}
+    samples, images, others = [], {}, []
     for repeat, concurrency in stats.interleaved((1, 2), args.repeats):
         result = _decode_once(data, concurrency)
         say(
             f"fanout #{repeat + 1} x{concurrency}: {result['images']} images decoded in"
-            f" {result['decode_s']:.2f}s (worker ready after {result['ready_s']:.1f}s)"
+            f" {result['decode_s']:.2f}s (worker ready after {result['ready_s']:.1f}s;"
+            f" others used {result['others_cores']:.2f} cores meanwhile)"
         )
         samples.append((concurrency, result["decode_s"]))
+        others.append((concurrency, result["others_cores"]))
         images[concurrency] = result["images"]
     medians = stats.medians_by_name(samples)
     rows = []
@@ -44,13 +46,32 @@ def fanout(args) -> int:
                 min(seconds),
                 max(seconds),
                 images[concurrency] / medians[concurrency],
+                stats.medians_by_name(others)[concurrency],
             ]
         )
     print(
         stats.format_table(
-            ["cpu worker", "images", "runs", "median s", "min s", "max s", "images/s"], rows
+            [
+                "cpu worker",
+                "images",
+                "runs",
+                "median s",
+                "min s",
+                "max s",
+                "images/s",
+                "others' CPU (cores)",
+            ],
+            rows,
         )
     )
+    pairs = [
+        stats.ratio(two, one)
+        for one, two in zip(
+            [value for name, value in samples if name == 1],
+            [value for name, value in samples if name == 2],
+        )
+    ]
+    print("2 / 1 run by run (A B pairs): " + ", ".join(f"{pair:.2f}" for pair in pairs))
     value = stats.ratio(medians[2], medians[1])
     verdict = stats.target_verdict(value, FANOUT_TARGET, at_most=True)
     print(f"target: 2 workers / 1 worker <= {FANOUT_TARGET}: {verdict}")

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import cpuload
 from bench.procs import REPOSITORY_ROOT, run_json, scratch_dir
 from client.local_cluster import LocalCluster
 from shared.listing import list_labelled_images, plan_shards
@@ -64,13 +65,16 @@ def decode_phase(data: str, concurrency: int, shard_size: int, image_size: int, 
             job_id = f"bench-{os.getpid()}-{concurrency}"
             store = cluster.redis()
             used_before = store.info("memory")["used_memory"]
+            window = cpuload.Window(lambda: cpuload.tree_cpu_s([os.getpid()])).start()
             started = time.perf_counter()
             group(waiting.decode_signatures(app, job_id, str(listing.root), shards)).apply_async()
             summaries = waiting.wait_for_decode(
                 app, job_id, shards, lambda done, total: None, _alive(cluster)
             )
             decode_seconds = time.perf_counter() - started
+            others = window.stop()
             result = {
+                "others_cores": others,
                 "concurrency": concurrency,
                 "ready_s": ready_s,
                 "decode_s": decode_seconds,

@@ -82,6 +82,7 @@ def overhead(args) -> int:
                 "wall": finished.wall_s,
                 "first_epoch": first_epoch,
                 "exact": exact,
+                "others": finished.others_cores,
                 "timings": metrics["timings"],
                 "accuracy": metrics["test_accuracy"],
             }
@@ -94,6 +95,7 @@ def overhead(args) -> int:
                 "wall": result["_wall_s"],
                 "first_epoch": first_epoch,
                 "exact": exact,
+                "others": finished.others_cores,
                 "timings": result,
             }
             plains.append(run)
@@ -101,6 +103,7 @@ def overhead(args) -> int:
             f"overhead #{repeat + 1} {variant}: {run['wall']:.1f}s wall,"
             f" first epoch after {stats.format_number(run['first_epoch'])}s"
             + ("" if run["exact"] else " (extrapolated: the epoch 1 line was not printed)")
+            + f"; others used {run['others']:.2f} cores meanwhile"
         )
     job_wall = stats.median(run["wall"] for run in jobs)
     plain_wall = stats.median(run["wall"] for run in plains)
@@ -118,6 +121,7 @@ def overhead(args) -> int:
             _median_or_none(run["first_epoch"] for run in jobs),
             job_timing("decode_s"),
             job_timing("train_s"),
+            stats.median(run["others"] for run in jobs),
         ],
         [
             "plain process (multiprocessing + fit)",
@@ -125,6 +129,7 @@ def overhead(args) -> int:
             _median_or_none(run["first_epoch"] for run in plains),
             plain_timing("decode_s"),
             plain_timing("fit_s"),
+            stats.median(run["others"] for run in plains),
         ],
     ]
     print(f"{epochs} epochs, MLP, SGD, batch 128, on {data}; medians of {args.repeats} run(s)")
@@ -194,6 +199,7 @@ def cache(args) -> int:
                     view.get("tasks"),
                     metrics["shards"]["reused"],
                     finished.wall_s,
+                    finished.others_cores,
                 ]
             )
             say(f"cache #{repeat + 1} {which}: decode_s {metrics['timings']['decode_s']:.2f}")
@@ -210,6 +216,7 @@ def cache(args) -> int:
                 "of which: decode tasks (first received to last done)",
                 "shards reused",
                 "wall s",
+                "others' CPU (cores)",
             ],
             rows,
         )
@@ -258,10 +265,11 @@ def train(args) -> int:
             if variant == "job":
                 out = scratch / f"out-{repeat}"
                 # One cache for every job run: decoding is not what is measured here.
-                submit_train(data, scratch / "cache", out, epochs)
+                finished = submit_train(data, scratch / "cache", out, epochs)
                 metrics = read_metrics(out)
                 images, seconds = metrics["train_images"], metrics["timings"]["train_s"]
                 done_epochs = metrics["epochs_run"]
+                others = finished.others_cores
             else:
                 arguments = ["-m", "bench.plain", "--data", str(data), "--epochs", str(epochs)]
                 for kind in ("checkpoint", "progress"):
@@ -273,10 +281,14 @@ def train(args) -> int:
                     result["fit_s"],
                     result["epochs"],
                 )
+                others = result["_finished"].others_cores
             rate = images * done_epochs / seconds
             samples.append((variant, rate))
-            details.setdefault(variant, []).append((images, done_epochs, seconds))
-            say(f"train #{repeat + 1} {variant}: {images} x {done_epochs} in {seconds:.2f}s")
+            details.setdefault(variant, []).append((images, done_epochs, seconds, others))
+            say(
+                f"train #{repeat + 1} {variant}: {images} x {done_epochs} in {seconds:.2f}s;"
+                f" others used {others:.2f} cores meanwhile"
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     rates = stats.medians_by_name(samples)
@@ -287,15 +299,29 @@ def train(args) -> int:
                 variant,
                 runs[0][0],
                 runs[0][1],
-                stats.median(seconds for _, _, seconds in runs),
+                stats.median(run[2] for run in runs),
+                min(run[2] for run in runs),
+                max(run[2] for run in runs),
                 rates[variant],
                 stats.ratio(rates[variant], rates["plain"]),
+                stats.median(run[3] for run in runs),
             ]
         )
     print(f"MLP, SGD, batch 128, {epochs} epochs, held-out validation each epoch, on {data}")
     print(
         stats.format_table(
-            ["run", "train images", "epochs", "model.fit s", "samples/s", "x plain"], rows
+            [
+                "run",
+                "train images",
+                "epochs",
+                "model.fit s (median)",
+                "min s",
+                "max s",
+                "samples/s",
+                "x plain",
+                "others' CPU (cores)",
+            ],
+            rows,
         )
     )
     value = stats.ratio(rates["job"], rates["plain"])
@@ -362,7 +388,9 @@ def _predict_phases(finished, cache_dir: Path) -> tuple[list[tuple[str, float]],
     log_dir = cache_dir / "logs" / (_job_id(finished) or "?")
     gpu = {}
     if (log_dir / "gpu-worker.log").exists():
-        gpu = stats.celery_log_events((log_dir / "gpu-worker.log").read_text(errors="replace"), _GPU_LOG)
+        gpu = stats.celery_log_events(
+            (log_dir / "gpu-worker.log").read_text(errors="replace"), _GPU_LOG
+        )
     summary = stats.parse_predict_summary(finished.stdout) or {}
     images = summary.get("rows") or (int(gpu["predicted"][1][0]) if "predicted" in gpu else 0)
     phases = [("python start-up, list files, read the model", job_line)]
@@ -389,6 +417,7 @@ def _predict_phases(finished, cache_dir: Path) -> tuple[list[tuple[str, float]],
                  finished.started + finished.wall_s - gpu["succeeded"][0]),
             )  # fmt: skip
     phases.append(("wall, in all", finished.wall_s))
+    phases.append(("(others' CPU meanwhile, cores)", finished.others_cores))
     return phases, images
 
 

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import cpuload
+
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 KAGGLE_TRAIN = REPOSITORY_ROOT.parent / "shared" / "data" / "dogs-vs-cats" / "train"
 KAGGLE_TEST = REPOSITORY_ROOT.parent / "shared" / "data" / "dogs-vs-cats" / "test1"
@@ -32,6 +34,8 @@ class Finished:
     wall_s: float
     stdout: str
     stderr_lines: list[tuple[float, str]] = field(default_factory=list)
+    # Cores' worth of CPU used meanwhile by processes not of this run (bench/cpuload.py).
+    others_cores: float = float("nan")
 
     @property
     def stderr(self) -> str:
@@ -62,6 +66,7 @@ def run_timed(arguments: list[str], environment: dict | None = None, echo=False)
     """Run ``python ARGUMENTS`` from the repository root; wall time and stamped stderr."""
     command = [sys.executable, *arguments]
     lines: list[tuple[float, str]] = []
+    window = cpuload.Window().start()
     started = time.time()
     clock = time.perf_counter()
     process = subprocess.Popen(
@@ -96,7 +101,10 @@ def run_timed(arguments: list[str], environment: dict | None = None, echo=False)
     wall = time.perf_counter() - clock
     for reader in readers:
         reader.join(timeout=10)
-    return Finished(command, process.returncode, started, wall, "".join(stdout_parts), lines)
+    others = window.stop()
+    return Finished(
+        command, process.returncode, started, wall, "".join(stdout_parts), lines, others
+    )
 
 
 def run_json(arguments: list[str], environment: dict | None = None) -> dict:

@@ -208,3 +208,24 @@ def evenly_spaced(items: list, limit: int | None) -> list:
         return list(items)
     step = len(items) / limit
     return [items[int(index * step)] for index in range(limit)]
+
+
+def proc_stat_busy_seconds(text: str, ticks_per_second: float = 100.0) -> float:
+    """CPU-seconds the whole machine spent busy (every core, everyone's processes),
+    from the ``cpu`` line of /proc/stat: all time but ``idle`` and ``iowait``."""
+    for raw in text.splitlines():
+        fields = raw.split()
+        if fields and fields[0] == "cpu":
+            ticks = [int(value) for value in fields[1:]]
+            idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+            # guest and guest_nice (fields 9, 10) are already counted in user and nice.
+            return (sum(ticks[:8]) - idle) / ticks_per_second
+    raise ValueError("no aggregate cpu line in /proc/stat")
+
+
+def others_cores(machine_busy_s: float, ours_s: float, wall_s: float) -> float:
+    """Cores' worth of CPU that processes other than ours used during ``wall_s``:
+    another engineer's tests on a shared machine. Never below zero (clock skew)."""
+    if wall_s <= 0:
+        return math.nan
+    return max(0.0, machine_busy_s - ours_s) / wall_s

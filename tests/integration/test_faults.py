@@ -92,11 +92,13 @@ def test_duplicate_deliveries_train_once(fault_cluster, fault_app, tmp_path):
     job_id = f"duplicate-{tmp_path.name}"
     options = record["options"] | {"epochs": 30, "batch_size": 2}
     copies = [
-        fault_app.signature(
+        # send_task: by name, through this app's own broker connection (a signature
+        # would resolve the task in whichever app registered it first in this process).
+        fault_app.send_task(
             "catdog.train",
             args=(job_id, record["data_root"], record["shards"], options),
             task_id=f"{job_id}-copy-{number}",
-        ).apply_async()
+        )
         for number in (1, 2)
     ]
     seen_waiting = set()

@@ -87,8 +87,8 @@ def test_ctrl_c_stops_the_standing_cluster(standing):
     broker, _, process = standing
     port = broker.rsplit(":", 1)[1].split("/")[0]
     assert len(processes_mentioning("worker-cluster-")) >= 2  # cpu and gpu workers
-    assert processes_mentioning(f"redis-{port}.conf") != []
+    assert processes_mentioning(f"127.0.0.1:{port}") != []  # redis-server's title
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
-    assert wait_until_gone(f"redis-{port}.conf") == []
+    assert wait_until_gone(f"127.0.0.1:{port}") == []
     assert wait_until_gone("worker-cluster-") == []

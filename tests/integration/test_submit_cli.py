@@ -1,6 +1,7 @@
 """``submit.py`` as a user meets it: the embedded cluster, Ctrl-C, and bad input."""
 
 import os
+import re
 import signal
 import socket
 import time
@@ -36,6 +37,14 @@ def wait_until_gone(text: str, seconds: float = 20) -> list[str]:
     return processes_mentioning(text)
 
 
+def redis_address(output: str) -> str:
+    """``127.0.0.1:PORT`` of the local cluster's Redis, as submit.py printed it.
+
+    redis-server shows it in its process title.
+    """
+    return re.search(r"redis on (127\.0\.0\.1:\d+)", output).group(1)
+
+
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -61,8 +70,8 @@ def test_embedded_cluster_trains_stops_and_keeps_its_shard_cache(tmp_path):
     assert (tmp_path / "first" / "model.keras").exists()
     assert (tmp_path / "cache" / "shard-cache.rdb").exists()
     job_id = first.stderr.split(":", 1)[0].removeprefix("job ")
-    assert wait_until_gone(job_id) == []
-    assert wait_until_gone(str(tmp_path / "cache")) == []
+    assert wait_until_gone(job_id) == []  # workers
+    assert wait_until_gone(redis_address(first.stderr)) == []
 
     # A new embedded Redis loads the saved cache: nothing is decoded again.
     second = run_submit([*common, "--out", tmp_path / "second"])
@@ -79,19 +88,21 @@ def test_ctrl_c_stops_every_local_process(tmp_path):
     arguments += ["--batch-size", 4, "--cache-dir", tmp_path / "cache", "--out", tmp_path / "out"]
     client, job_id = start_submit(arguments)
     # Interrupt once training is under way: every process of the cluster is up.
+    seen = ""
     for line in client.stderr:
+        seen += line
         if "assembling" in line:
             break
     time.sleep(2.0)
     assert len(processes_mentioning(job_id)) >= 2  # the cpu and gpu workers
-    assert processes_mentioning(str(tmp_path / "cache")) != []  # redis
+    assert processes_mentioning(redis_address(seen)) != []
     client.send_signal(signal.SIGINT)
     remaining_output = client.communicate(timeout=60)[1]
     assert client.returncode == 130
     assert "interrupted" in remaining_output
     assert "Traceback" not in remaining_output
     assert wait_until_gone(job_id) == []
-    assert wait_until_gone(str(tmp_path / "cache")) == []
+    assert wait_until_gone(redis_address(seen)) == []
     assert not (tmp_path / "out" / "model.keras").exists()
 
 

@@ -191,3 +191,17 @@ def test_command_line_knows_every_benchmark():
     assert parser.parse_args(["decode"]).repeats is None
     with pytest.raises(SystemExit):
         parser.parse_args(["nonsense"])
+
+
+def test_proc_stat_busy_seconds_leaves_out_idle_and_iowait():
+    text = "cpu  1000 50 300 9000 200 10 20 30 0 0\ncpu0 500 25 150 4500 100 5 10 15 0 0\n"
+    # user + nice + system + irq + softirq + steal = 1000 + 50 + 300 + 10 + 20 + 30
+    assert stats.proc_stat_busy_seconds(text, 100) == pytest.approx(14.1)
+    with pytest.raises(ValueError):
+        stats.proc_stat_busy_seconds("intr 1 2 3\n")
+
+
+def test_others_cores():
+    assert stats.others_cores(machine_busy_s=6.0, ours_s=4.0, wall_s=2.0) == 1.0
+    assert stats.others_cores(machine_busy_s=3.9, ours_s=4.0, wall_s=2.0) == 0.0
+    assert math.isnan(stats.others_cores(1.0, 0.0, 0.0))
