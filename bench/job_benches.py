@@ -140,7 +140,10 @@ def overhead(args) -> int:
             " to first epoch is extrapolated back from the first two epoch lines printed"
         )
     print(
-        stats.format_table(["run", "wall s", "to first epoch s", "decode s", "model.fit s"], rows)
+        stats.format_table(
+            ["run", "wall s", "to first epoch s", "decode s", "model.fit s", "others' CPU (cores)"],
+            rows,
+        )
     )
     job_total = job_timing("total_s")
     breakdown = [

@@ -7,6 +7,7 @@ from the other.
 """
 
 import json
+import os
 import signal
 import time
 
@@ -40,16 +41,23 @@ def fault_cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fault_app(fault_cluster):
+    """A client app of the fault cluster. Celery prefers CELERY_BROKER_URL and
+    CELERY_RESULT_BACKEND from the environment over its configuration, so both
+    point here while these tests run."""
     from celery import Celery
 
+    names = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, fault_cluster.url()))
     app = Celery("fault-tests")
     app.config_from_object("celeryconfig")
-    environment = fault_cluster.environment()
-    app.conf.update(
-        broker_url=environment["CELERY_BROKER_URL"],
-        result_backend=environment["CELERY_BROKER_URL"],
-    )
-    return app
+    app.conf.update(broker_url=fault_cluster.url(), result_backend=fault_cluster.url())
+    yield app
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def start_to(cluster, arguments):
@@ -92,8 +100,6 @@ def test_duplicate_deliveries_train_once(fault_cluster, fault_app, tmp_path):
     job_id = f"duplicate-{tmp_path.name}"
     options = record["options"] | {"epochs": 30, "batch_size": 2}
     copies = [
-        # send_task: by name, through this app's own broker connection (a signature
-        # would resolve the task in whichever app registered it first in this process).
         fault_app.send_task(
             "catdog.train",
             args=(job_id, record["data_root"], record["shards"], options),

@@ -22,8 +22,9 @@ def test_a_worker_refuses_a_data_folder_outside_its_roots(cluster, cluster_app):
     task = cluster_app.signature(
         "catdog.decode_shard", args=("security", "/etc", decode_request(key, ["passwd"]))
     ).apply_async()
-    with pytest.raises(PermissionError, match="outside the folders this worker may read"):
+    with pytest.raises(Exception, match="outside the folders this worker may read") as refused:
         task.get(timeout=60)
+    assert type(refused.value).__name__ == "DataRootRefused"
     assert not cluster.redis().exists(key)
     waiting.release_results(cluster_app, [task.id])
 
