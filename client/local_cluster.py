@@ -100,8 +100,8 @@ class LocalCluster:
             raise
         return self
 
-    def __exit__(self, exc_type, exc, traceback):
-        self.stop(graceful=exc_type is None)
+    def __exit__(self, *exc_info):
+        self.stop()
 
     def start(self) -> None:
         self.start_redis()
@@ -223,20 +223,21 @@ class LocalCluster:
             process.wait(timeout=30)
             del self.processes[role]
 
-    def stop(self, graceful: bool = True) -> None:
-        """Stop workers first (they may be writing to Redis), then save and stop Redis.
+    def stop(self) -> None:
+        """Stop Flower and the workers, then save the cache and stop Redis.
 
-        Not graceful (Ctrl-C, an error): workers stop at once instead of finishing
-        their task; nothing is lost, since tasks are idempotent and training
-        resumes from its last checkpoint (``submit.py resume``).
+        Workers get a cold shutdown (SIGQUIT), all at once: a finished job
+        leaves them idle, and an interrupted one loses nothing, since tasks
+        are idempotent and training resumes from its last checkpoint
+        (``submit.py resume``). A warm shutdown costs seconds of pool sleeps.
         """
-        if "flower" in self.processes:
-            _terminate_group(self.processes["flower"], 5)
-        for role in self.worker_arguments:
-            if role in self.processes:
-                # SIGTERM: finish the task at hand; SIGQUIT: stop now.
-                signal_number = signal.SIGTERM if graceful else signal.SIGQUIT
-                _terminate_group(self.processes[role], 10 if graceful else 3, signal_number)
+        roles = [role for role in ("flower", *self.worker_arguments) if role in self.processes]
+        for role in roles:
+            if self.processes[role].poll() is None:
+                self.processes[role].send_signal(signal.SIGQUIT)
+        deadline = time.monotonic() + 5
+        for role in roles:
+            _terminate_group(self.processes[role], max(0.1, deadline - time.monotonic()), None)
         if "redis" in self.processes:
             try:
                 self.redis().shutdown(save=True)
@@ -247,10 +248,11 @@ class LocalCluster:
 
 
 def _terminate_group(process, grace_seconds: float, signal_number=signal.SIGTERM) -> None:
-    """Signal the leader, SIGKILL whatever is left of its group after the grace period."""
+    """Signal the leader (unless None), SIGKILL what is left of its group after the grace."""
     if process.poll() is None:
         # The leader alone: a Celery worker then stops its own pool children.
-        process.send_signal(signal_number)
+        if signal_number is not None:
+            process.send_signal(signal_number)
         try:
             process.wait(timeout=grace_seconds)
         except subprocess.TimeoutExpired:

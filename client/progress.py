@@ -103,16 +103,19 @@ class JobProgress:
             self.epoch(info)
 
     def epoch(self, progress: dict) -> None:
-        if not self.interactive and "fraction" in progress:
-            return  # logs get one line per finished epoch, with its held-out figures
         epochs = progress.get("epochs", 0)
         if self.train_bar is None:
             self.train_bar = self._bar(epochs, self.train_name, "epoch", 1)
-        done = progress.get("epoch", 0) + progress.get("fraction", 0.0)
+        if self.interactive:
+            shown, done = progress, progress.get("epoch", 0) + progress.get("fraction", 0.0)
+        else:
+            # Logs: one line per finished epoch, with its held-out figures.
+            shown = progress.get("completed") or {"epoch": 0}
+            done = shown["epoch"]
         self.train_bar.set_postfix(
             {
                 name: f"{value:.4f}"
-                for name, value in progress.items()
+                for name, value in shown.items()
                 if name in ("loss", "accuracy", "val_loss", "val_accuracy")
             },
             refresh=False,

@@ -76,7 +76,7 @@ def _start_local_cluster(args, job_id, log_dir, stack, timings, data_roots) -> L
     cache_dir = Path(args.cache_dir) if args.cache_dir else settings.default_cache_dir()
     cluster = LocalCluster(cache_dir, log_dir, job_id)
     started = time.perf_counter()
-    stack.push(lambda exc_type, exc, traceback: cluster.stop(graceful=exc_type is None))
+    stack.callback(cluster.stop)
     cluster.start_redis()
     if callable(data_roots):  # known only from what the cluster's Redis holds (resume)
         data_roots = data_roots(cluster.redis())

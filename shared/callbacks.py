@@ -45,7 +45,12 @@ class CheckpointCallback(keras.callbacks.Callback):
 
 
 class ProgressCallback(keras.callbacks.Callback):
-    """Reports each epoch, and batches at most once a second, to ``on_progress``."""
+    """Reports each epoch, and batches at most once a second, to ``on_progress``.
+
+    Every report carries ``completed``: the last finished epoch and its
+    figures. A client that polls the task state now and then can miss an
+    epoch's own report (the next batch's replaces it), never its figures.
+    """
 
     def __init__(self, epochs: int, on_progress):
         super().__init__()
@@ -53,6 +58,7 @@ class ProgressCallback(keras.callbacks.Callback):
         self.on_progress = on_progress
         self.epoch = 0
         self.last_report = 0.0
+        self.completed = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -68,13 +74,18 @@ class ProgressCallback(keras.callbacks.Callback):
                 "epoch": self.epoch,
                 "epochs": self.epochs,
                 "fraction": (batch + 1) / max(steps, 1),
+                "completed": self.completed,
             }
             | _floats(logs)
         )
 
     def on_epoch_end(self, epoch, logs=None):
+        self.completed = {"epoch": epoch + 1} | _floats(logs)
         if self.on_progress is not None:
-            self.on_progress({"epoch": epoch + 1, "epochs": self.epochs} | _floats(logs))
+            self.on_progress(
+                {"epoch": epoch + 1, "epochs": self.epochs, "completed": self.completed}
+                | _floats(logs)
+            )
 
 
 def _floats(logs) -> dict:

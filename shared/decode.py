@@ -35,7 +35,8 @@ def decode_image(path, image_size: int, max_pixels: int) -> np.ndarray:
             with Image.open(path) as image:
                 _refuse_bombs(image, max_pixels)
                 image.draft("RGB", (image_size, image_size))
-                image = ImageOps.exif_transpose(image)
+                image.load()
+                ImageOps.exif_transpose(image, in_place=True)  # no copy when upright
                 image = _to_rgb(image)
                 image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
                 return np.asarray(image, dtype=np.uint8)
@@ -75,7 +76,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 class DataFolderMissing(FileNotFoundError):
@@ -121,9 +122,13 @@ def require_allowed_root(data_root: str, allowed_roots: list[str]) -> None:
     )
 
 
-def resolve_inside(root: str | os.PathLike, relative_path: str) -> str:
-    """The real path of ``root/relative_path``; ImageRejected if it leaves ``root``."""
-    real_root = os.path.realpath(root)
+def resolve_inside(root: str | os.PathLike, relative_path: str, real_root=None) -> str:
+    """The real path of ``root/relative_path``; ImageRejected if it leaves ``root``.
+
+    ``real_root`` (``realpath(root)``, if the caller has it) saves resolving
+    the root again for every file.
+    """
+    real_root = real_root or os.path.realpath(root)
     real_path = os.path.realpath(os.path.join(real_root, relative_path))
     if os.path.commonpath([real_root, real_path]) != real_root:
         raise ImageRejected("resolves outside the data folder")
@@ -139,9 +144,10 @@ def decode_files(root, relative_paths, image_size, max_pixels, report=None, open
     default; a BytesIO for uploaded files), or raises ImageRejected.
     """
     if open_file is None:
+        real_root = os.path.realpath(root)
 
         def open_file(relative_path):
-            return resolve_inside(root, relative_path)
+            return resolve_inside(root, relative_path, real_root)
 
     total = len(relative_paths)
     pixels = np.empty((total, image_size, image_size, 3), dtype=np.uint8)
