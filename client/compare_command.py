@@ -15,6 +15,7 @@ from client.train_command import job_metrics
 from jobs import compare as compare_job
 from jobs import waiting
 from shared.listing import list_labelled_images, plan_shards, require_trainable
+from shared.shard_builder import mark_cached
 
 
 def plan_runs(args, labels: list[str]) -> list[dict]:
@@ -53,6 +54,7 @@ def run_compare(args) -> int:
         progress = JobProgress()
         stack.callback(progress.close)
         root = args.worker_data_dir or str(listing.root)
+        mark_cached(session.store, shards)
         compare_job.build_canvas(session.app, job_id, root, shards, runs).apply_async()
         summaries = waiting.wait_for_decode(
             session.app, job_id, shards, progress.decode, session.watch

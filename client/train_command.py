@@ -27,6 +27,7 @@ from shared.listing import (
     plan_shards,
     require_trainable,
 )
+from shared.shard_builder import mark_cached
 
 
 def run_train(args) -> int:
@@ -140,8 +141,12 @@ def plan_train(args) -> dict:
 
 
 def submit(session, record: dict) -> None:
-    """Send the job's tasks (again, for ``resume``: they are idempotent)."""
+    """Send the job's tasks (again, for ``resume``: they are idempotent).
+
+    Shards already in the cache get no decode task at all.
+    """
     predict = record["predict"] or {"data_root": None, "shards": []}
+    mark_cached(session.store, record["shards"] + predict["shards"])
     train_job.build_canvas(
         session.app, record["job_id"], record["data_root"], record["shards"],
         record["options"], predict["shards"], predict["data_root"],

@@ -7,9 +7,9 @@ same seed, so the same images are held out for all of them, and each builds
 its model and optimizer from scratch. A failed run fails alone.
 """
 
-from celery import chord, group
+from celery import group
 
-from jobs.waiting import decode_signatures
+from jobs.waiting import after_decoding, decode_signatures
 
 
 def run_job_id(job_id: str, run_name: str) -> str:
@@ -36,4 +36,4 @@ def build_canvas(app, job_id: str, data_root: str, shards: list[dict], runs: lis
         )
         for run in runs
     )
-    return chord(group(decode_signatures(app, job_id, data_root, shards)), trainings)
+    return after_decoding(decode_signatures(app, job_id, data_root, shards), trainings)

@@ -5,9 +5,7 @@ cache as training) and one ``catdog.predict`` task, which loads the model the
 client put in Redis and writes every probability into one compact artifact.
 """
 
-from celery import chord, group
-
-from jobs.waiting import decode_signatures
+from jobs.waiting import after_decoding, decode_signatures
 
 
 def predict_task_id(job_id: str) -> str:
@@ -24,6 +22,6 @@ def predict_signature(app, job_id, model_key, data_root, shards, options):
 
 
 def build_canvas(app, job_id, data_root, shards, model_key, options):
-    decode_tasks = group(decode_signatures(app, job_id, data_root, shards))
+    decode_tasks = decode_signatures(app, job_id, data_root, shards)
     predict_task = predict_signature(app, job_id, model_key, data_root, shards, options)
-    return chord(decode_tasks, predict_task)
+    return after_decoding(decode_tasks, predict_task)

@@ -8,10 +8,10 @@ With ``predict_shards``, their decoding joins the header and a
 ``catdog.predict`` task follows training, using the model it saved.
 """
 
-from celery import chain, chord, group
+from celery import chain
 
 from jobs.predict import predict_signature
-from jobs.waiting import decode_signatures
+from jobs.waiting import after_decoding, decode_signatures
 from shared.shards import artifact_key
 
 
@@ -29,7 +29,7 @@ def build_canvas(app, job_id, data_root, shards, options, predict_shards=(), pre
         task_id=train_task_id(job_id),
         immutable=True,
     )
-    canvas = chord(group(decode_tasks), train_task)
+    canvas = train_task
     if predict_shards:
         model_key = artifact_key(job_id, "model.keras")
         predict_options = {"batch_size": options["batch_size"], "labels": options["labels"]}
@@ -37,4 +37,4 @@ def build_canvas(app, job_id, data_root, shards, options, predict_shards=(), pre
             app, job_id, model_key, predict_root, predict_shards, predict_options
         )
         canvas = chain(canvas, predict_task)
-    return canvas
+    return after_decoding(decode_tasks, canvas)

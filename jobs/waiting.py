@@ -2,6 +2,8 @@
 
 import time
 
+from celery import chord, group
+
 POLL_INTERVAL_S = 0.25
 
 
@@ -14,6 +16,7 @@ def decode_task_id(job_id: str, shard_index: int) -> str:
 
 
 def decode_signatures(app, job_id: str, data_root: str, shards: list[dict]) -> list:
+    """One decode task per shard that is not ``cached`` (see ``mark_cached``)."""
     return [
         app.signature(
             "catdog.decode_shard",
@@ -21,7 +24,13 @@ def decode_signatures(app, job_id: str, data_root: str, shards: list[dict]) -> l
             task_id=decode_task_id(job_id, shard["index"]),
         )
         for shard in shards
+        if "cached" not in shard
     ]
+
+
+def after_decoding(decode_tasks: list, body):
+    """``body`` once every decode task is done: a chord, or ``body`` alone if none."""
+    return chord(group(decode_tasks), body) if decode_tasks else body
 
 
 def _no_check(queue=None, pending=False) -> None:
@@ -39,6 +48,10 @@ def wait_for_decode(app, job_id, shards, on_progress, check_health=_no_check) ->
     while True:
         done, summaries, started = 0, [], False
         for shard, result in zip(shards, results):
+            if "cached" in shard:
+                summaries.append(shard["cached"])
+                done += len(shard["paths"])
+                continue
             state = result.state
             started = started or state != "PENDING"
             if state == "SUCCESS":

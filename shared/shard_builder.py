@@ -40,6 +40,21 @@ def build_shard(spec: dict, data_root: str, store, max_pixels: int, report=None)
     return _summary(spec, used_paths, rejected, len(blob), False)
 
 
+def mark_cached(store, shards: list[dict]) -> int:
+    """Put the summary of every shard already in Redis into its spec as ``cached``.
+
+    The client checks the cache itself, in two round trips, so that only the
+    missing shards become decode tasks; returns how many were cached.
+    """
+    found = store.cached_headers([shard["key"] for shard in shards])
+    for shard in shards:
+        shard.pop("cached", None)
+        if shard["key"] in found:
+            header, size_bytes = found[shard["key"]]
+            shard["cached"] = _summary(shard, header["paths"], header["rejected"], size_bytes, True)
+    return len(found)
+
+
 def _uploaded_files(store, key: str):
     contents, reasons = store.get_upload(key)
 

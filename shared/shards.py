@@ -73,6 +73,32 @@ class ShardStore:
             raise ShardMissing(key)
         return decode_shard(blob)[0], len(blob)
 
+    def cached_headers(self, keys: list[str]) -> dict:
+        """``{key: (header, size in bytes)}`` of the shards in Redis, time-to-live refreshed.
+
+        Reads the headers only (two pipelined round trips), not the pixels.
+        """
+        pipeline = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipeline.expire(key, self.shard_ttl_seconds)
+            pipeline.getrange(key, 0, len(SHARD_MAGIC) + _LENGTH.size - 1)
+            pipeline.strlen(key)
+        replies = pipeline.execute()
+        found = {}
+        for key, exists, prefix, size in zip(keys, replies[0::3], replies[1::3], replies[2::3]):
+            if exists and prefix.startswith(SHARD_MAGIC):
+                found[key] = (_LENGTH.unpack_from(prefix, len(SHARD_MAGIC))[0], size)
+        pipeline = self.redis.pipeline(transaction=False)
+        start = len(SHARD_MAGIC) + _LENGTH.size
+        for key, (header_length, _) in found.items():
+            pipeline.getrange(key, start, start + header_length - 1)
+        headers = pipeline.execute()
+        return {
+            key: (json.loads(header), size)
+            for (key, (_, size)), header in zip(found.items(), headers)
+            if header
+        }
+
     def get_many(self, keys: list[str]) -> list[bytes]:
         """All blobs in one round trip; ShardMissing names the keys that are gone."""
         pipeline = self.redis.pipeline(transaction=False)

@@ -57,7 +57,7 @@ def test_saved_model_takes_raw_uint8_pixels(submit_to_cluster, tmp_path):
     assert probabilities.argmax(axis=1).tolist() == [0, 1]  # cat, dog
 
 
-def test_second_run_reuses_every_shard(submit_to_cluster, tmp_path):
+def test_second_run_reuses_every_shard(cluster, submit_to_cluster, tmp_path):
     make_separable_images(tmp_path / "data", per_label=20)
     first_process, first = submit_to_cluster(
         train_arguments(tmp_path / "data", tmp_path / "first", "--epochs", 1)
@@ -69,6 +69,9 @@ def test_second_run_reuses_every_shard(submit_to_cluster, tmp_path):
     assert second_process.returncode == 0, second_process.stderr
     assert first["shards"]["reused"] == 0
     assert second["shards"]["reused"] == second["shards"]["count"] == first["shards"]["count"]
+    # The client found every shard in the cache: no decode task was even sent.
+    cpu_log = (cluster.log_dir / "cpu-worker.log").read_text()
+    assert f"job={first['job_id']}" in cpu_log and f"job={second['job_id']}" not in cpu_log
     assert second["images_used"] == first["images_used"] == 40
     # Same seed, same files: the same held-out images, so the same true-label counts.
     assert second["test_images"] == first["test_images"]
