@@ -235,9 +235,11 @@ class LocalCluster:
         for role in roles:
             if self.processes[role].poll() is None:
                 self.processes[role].send_signal(signal.SIGQUIT)
-        deadline = time.monotonic() + 5
+        # Half a second to exit by itself; then the whole group goes (billiard's
+        # pool shutdown sleeps for seconds, and there is nothing left to save).
+        deadline = time.monotonic() + 0.5
         for role in roles:
-            _terminate_group(self.processes[role], max(0.1, deadline - time.monotonic()), None)
+            _terminate_group(self.processes[role], max(0.05, deadline - time.monotonic()), None)
         if "redis" in self.processes:
             try:
                 self.redis().shutdown(save=True)

@@ -17,6 +17,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # cached shards made by older code are not reused.
 PREPROCESSING_VERSION = 1
 
+# Images over the limit are refused by _refuse_bombs before any pixel is
+# decoded; Pillow's own warning would only add log noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
@@ -27,24 +31,22 @@ class ImageRejected(ValueError):
 def decode_image(path, image_size: int, max_pixels: int) -> np.ndarray:
     """Return the image at ``path`` (or in a BytesIO) as a (S, S, 3) uint8 array."""
     try:
-        if _is_empty(path):
-            raise ImageRejected("empty file (0 bytes)")
-        with warnings.catch_warnings():
-            # Pillow only warns between its limit and twice its limit.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                _refuse_bombs(image, max_pixels)
-                image.draft("RGB", (image_size, image_size))
-                image.load()
-                ImageOps.exif_transpose(image, in_place=True)  # no copy when upright
-                image = _to_rgb(image)
-                image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-                return np.asarray(image, dtype=np.uint8)
+        with Image.open(path) as image:
+            _refuse_bombs(image, max_pixels)
+            image.draft("RGB", (image_size, image_size))
+            image.load()
+            if "exif" in image.info:  # parsing EXIF costs; most photos here have none
+                ImageOps.exif_transpose(image, in_place=True)
+            image = _to_rgb(image)
+            image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+            return np.asarray(image, dtype=np.uint8)
     except ImageRejected:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except Image.DecompressionBombError as error:
         raise ImageRejected(f"decompression bomb: {error}") from None
     except UnidentifiedImageError:
+        if _is_empty(path):  # checked only on failure: a stat per file is not free
+            raise ImageRejected("empty file (0 bytes)") from None
         raise ImageRejected("not an image Pillow can read") from None
     except (OSError, ValueError, SyntaxError) as error:
         # Truncated or corrupt data surfaces as OSError or SyntaxError.
@@ -58,11 +60,13 @@ def _is_empty(source) -> bool:
 
 
 def _refuse_bombs(image: Image.Image, max_pixels: int) -> None:
+    """Ours or Pillow's limit, whichever is lower, checked on the header alone."""
     width, height = image.size
-    if width * height > max_pixels:
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+    if width * height > limit:
         raise ImageRejected(
             f"decompression bomb: {width}x{height} pixels is over the limit of"
-            f" {max_pixels} (CATDOG_MAX_IMAGE_PIXELS)"
+            f" {limit} (CATDOG_MAX_IMAGE_PIXELS, at most Pillow's)"
         )
 
 
@@ -135,6 +139,27 @@ def resolve_inside(root: str | os.PathLike, relative_path: str, real_root=None) 
     return real_path
 
 
+def _checked_opener(root):
+    """``resolve_inside`` for many files of few folders, at one ``lstat`` per file.
+
+    Each folder is resolved once; a file that is not a link then lies in its
+    resolved folder. Links (and odd names) take the full check.
+    """
+    real_root = os.path.realpath(root)
+    real_folders = {"": real_root}
+
+    def open_file(relative_path: str) -> str:
+        folder, name = os.path.split(relative_path)
+        if folder not in real_folders:
+            real_folders[folder] = resolve_inside(root, folder, real_root)
+        candidate = os.path.join(real_folders[folder], name)
+        if name in ("", ".", "..") or os.path.islink(candidate):
+            return resolve_inside(root, relative_path, real_root)
+        return candidate
+
+    return open_file
+
+
 def decode_files(root, relative_paths, image_size, max_pixels, report=None, open_file=None):
     """Decode many files; returns (pixels (N, S, S, 3), used paths, rejected).
 
@@ -144,10 +169,7 @@ def decode_files(root, relative_paths, image_size, max_pixels, report=None, open
     default; a BytesIO for uploaded files), or raises ImageRejected.
     """
     if open_file is None:
-        real_root = os.path.realpath(root)
-
-        def open_file(relative_path):
-            return resolve_inside(root, relative_path, real_root)
+        open_file = _checked_opener(root)
 
     total = len(relative_paths)
     pixels = np.empty((total, image_size, image_size, 3), dtype=np.uint8)
