@@ -11,7 +11,7 @@ from client.job_record import listing_summary
 from client.options import UsageError, image_size, training_options
 from client.progress import JobProgress
 from client.session import connect, new_job_id
-from client.train_command import job_metrics
+from client.train_command import collect_training
 from jobs import compare as compare_job
 from jobs import waiting
 from shared.listing import list_labelled_images, plan_shards, require_trainable
@@ -86,12 +86,12 @@ def _collect_run(store, job_id, run, outcome, listing, summaries, out_dir) -> di
         return row | {"state": "failed", "error": outcome["error"]}
     result = outcome["result"]
     run_dir = out_dir / run["name"]
-    collect.save_artifacts(store, result["artifacts"], run_dir)
     run_id = compare_job.run_job_id(job_id, run["name"])
-    metrics = job_metrics(run_id, options, listing_summary(listing), summaries, result["metrics"])
+    metrics = collect_training(
+        store, run_id, options, listing_summary(listing), summaries, result, run_dir
+    )
     metrics["timings"] = result["metrics"]["timings"]
     collect.save_metrics(metrics, run_dir)
-    plots.plot_history(metrics["history"], run_dir, f"{run_id}: {options['model']}")
     return row | {
         "state": "succeeded",
         "test_accuracy": metrics["test_accuracy"],

@@ -38,7 +38,7 @@ def job_status(session, record: dict) -> dict:
     stored = state.result()
     status = {"job_id": job_id, "kind": record["kind"], "decoded": f"{decoded}/{len(shards)}"}
     status["age_s"] = time.time() - record.get("created", time.time())
-    if session.store.redis.exists(f"catdog:job:{job_id}:cancel"):
+    if state.cancelled():
         return status | {"phase": "cancelled"}
     if stored is not None:
         return status | {"phase": "done", "accuracy": stored["metrics"]["test_accuracy"]}

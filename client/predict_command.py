@@ -14,7 +14,7 @@ from jobs import predict as predict_job
 from jobs import waiting
 from shared import settings
 from shared.listing import DataError, label_of, list_images, plan_shards
-from shared.model_metadata import read_metadata
+from shared.model_metadata import is_hdf5, read_metadata
 
 
 def run_predict(args) -> int:
@@ -35,7 +35,7 @@ def run_predict(args) -> int:
     with ExitStack() as stack:
         log_dir = local_log_dir(args, job_id)
         session = connect(args, job_id, log_dir, stack, timings, [listing.root])
-        model_name = "input-model.h5" if _is_hdf5(args.model) else "input-model.keras"
+        model_name = "input-model.h5" if is_hdf5(args.model) else "input-model.keras"
         model_key = session.store.put_artifact(job_id, model_name, Path(args.model).read_bytes())
         task_ids = [waiting.decode_task_id(job_id, s["index"]) for s in shards]
         session.forget_on_exit(stack, [*task_ids, predict_job.predict_task_id(job_id)])
@@ -93,8 +93,3 @@ def print_summary(summary: dict, csv_path: Path, seconds: float, what="in all") 
         print(f"  rejected {item['path']}: {item['reason']}")
     if len(summary["rejected"]) > 10:
         print(f"  ... see {csv_path.with_suffix('.rejected.json')}")
-
-
-def _is_hdf5(path) -> bool:
-    with open(path, "rb") as model_file:
-        return model_file.read(8) == b"\x89HDF\r\n\x1a\n"

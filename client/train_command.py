@@ -183,10 +183,9 @@ def follow_and_collect(session, stack, record, out_dir: Path, timings: dict, sta
     outcome = session.wait(train_job.train_task_id(job_id), "training", "gpu", progress)
 
     phase_started = time.perf_counter()
-    collect.save_artifacts(session.store, outcome["artifacts"], out_dir)
-    metrics = job_metrics(job_id, options, record["listing"], summaries, outcome["metrics"])
-    title = f"{job_id}: {options['model']}, {options['optimizer']}"
-    plots.plot_history(metrics["history"], out_dir, title)
+    metrics = collect_training(
+        session.store, job_id, options, record["listing"], summaries, outcome, out_dir
+    )
     timings["collect_s"] = time.perf_counter() - phase_started
     predicted = None
     if predict["shards"]:
@@ -203,6 +202,18 @@ def follow_and_collect(session, stack, record, out_dir: Path, timings: dict, sta
     metrics["timings"] = timings | outcome["metrics"]["timings"]
     collect.save_metrics(metrics, out_dir)
     return metrics, predicted
+
+
+def collect_training(store, job_id, options, listing: dict, summaries, result, out_dir: Path):
+    """A training task's models and history plot into ``out_dir``; returns its metrics.
+
+    The caller adds the timings it knows and saves ``metrics.json``.
+    """
+    collect.save_artifacts(store, result["artifacts"], out_dir)
+    metrics = job_metrics(job_id, options, listing, summaries, result["metrics"])
+    title = f"{job_id}: {options['model']}, {options['optimizer']}"
+    plots.plot_history(metrics["history"], out_dir, title)
+    return metrics
 
 
 def job_metrics(job_id, options, listing: dict, summaries, worker_metrics) -> dict:

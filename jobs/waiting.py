@@ -71,21 +71,20 @@ def wait_for_decode(app, job_id, shards, on_progress, check_health=_no_check) ->
 
 
 def wait_for_task(result, what: str, on_state, on_progress, check_health=_no_check, queue="gpu"):
-    """Block until one task ends; its custom states' progress goes to ``on_progress``."""
-    last_state = None
-    while True:
-        state = result.state
-        if state != last_state:
-            on_state(state)
-            last_state = state
-        if state == "SUCCESS":
-            return result.result
-        if state == "FAILURE":
-            raise JobFailed(f"{what} failed: {describe(result.result)}")
-        if isinstance(result.info, dict) and state not in ("PENDING", "STARTED"):
-            on_progress(state, result.info)
-        check_health(queue, state == "PENDING")
-        time.sleep(POLL_INTERVAL_S)
+    """Block until one task ends; its custom states' progress goes to ``on_progress``.
+
+    Its result, or JobFailed naming ``what`` failed and why.
+    """
+    outcome = wait_for_tasks(
+        {what: result},
+        lambda _, state: on_state(state),
+        lambda _, state, info: on_progress(state, info),
+        check_health,
+        queue,
+    )[what]
+    if outcome["state"] == "FAILURE":
+        raise JobFailed(f"{what} failed: {outcome['error']}")
+    return outcome["result"]
 
 
 def release_results(app, task_ids: list[str]) -> None:
@@ -107,7 +106,9 @@ def describe(error) -> str:
     return str(error)
 
 
-def wait_for_tasks(results: dict, on_state, on_progress, check_health=_no_check) -> dict:
+def wait_for_tasks(
+    results: dict, on_state, on_progress, check_health=_no_check, queue="gpu"
+) -> dict:
     """Block until every named task ends; failures are returned, not raised.
 
     Returns ``{name: {"state": "SUCCESS", "result": ...}}`` or
@@ -128,7 +129,7 @@ def wait_for_tasks(results: dict, on_state, on_progress, check_health=_no_check)
                 outcomes[name] = {"state": state, "error": describe(result.result)}
             elif isinstance(result.info, dict) and state not in ("PENDING", "STARTED"):
                 on_progress(name, state, result.info)
-        check_health("gpu", all(states.get(name) == "PENDING" for name in results))
+        check_health(queue, all(states.get(name) == "PENDING" for name in results))
         if len(outcomes) < len(results):
             time.sleep(POLL_INTERVAL_S)
     return outcomes

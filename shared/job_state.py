@@ -37,8 +37,11 @@ class JobState:
     def cancel(self) -> None:
         self.redis.set(self.prefix + "cancel", "1", ex=self.ttl_seconds)
 
+    def cancelled(self) -> bool:
+        return bool(self.redis.exists(self.prefix + "cancel"))
+
     def stop_if_cancelled(self) -> None:
-        if self.redis.exists(self.prefix + "cancel"):
+        if self.cancelled():
             raise JobCancelled(f"job {self.job_id} was cancelled")
 
     def result(self) -> dict | None:

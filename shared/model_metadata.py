@@ -40,7 +40,7 @@ def read_metadata(model_path: str | Path) -> dict:
         raise ModelFileError(f"model file not found: {model_path}")
     if zipfile.is_zipfile(model_path):
         text = _read_from_archive(model_path)
-    elif _is_hdf5(model_path):
+    elif is_hdf5(model_path):
         text = _read_from_hdf5(model_path)
     else:
         raise ModelFileError(
@@ -66,7 +66,7 @@ def _read_from_archive(model_path: Path) -> str:
         return archive.read(METADATA_MEMBER).decode()
 
 
-def _is_hdf5(model_path: Path) -> bool:
+def is_hdf5(model_path) -> bool:
     with open(model_path, "rb") as model_file:
         return model_file.read(8) == b"\x89HDF\r\n\x1a\n"
 

@@ -18,17 +18,16 @@ def build_shard(spec: dict, data_root: str, store, max_pixels: int, report=None)
     served it) is what travels back through Celery: never the pixels.
     """
     key, paths = spec["key"], spec["paths"]
-    if store.touch(key):
-        try:
-            header, size_bytes = store.get_header(key)
-        except ShardMissing:
-            header = None  # expired between the two calls: decode it again
-        if header is not None:
-            if spec.get("uploaded"):
-                store.drop_upload(key)
-            if report is not None:
-                report(len(paths), len(paths))
-            return _summary(spec, header["paths"], header["rejected"], size_bytes, True)
+    try:
+        header, size_bytes = store.get_header(key)  # refreshes the time-to-live too
+    except ShardMissing:
+        header = None
+    if header is not None:
+        if spec.get("uploaded"):
+            store.drop_upload(key)
+        if report is not None:
+            report(len(paths), len(paths))
+        return _summary(spec, header["paths"], header["rejected"], size_bytes, True)
     open_file = _uploaded_files(store, key) if spec.get("uploaded") else None
     pixels, used_paths, rejected = decode_files(
         data_root, paths, spec["image_size"], max_pixels, report, open_file

@@ -67,11 +67,14 @@ class ShardStore:
         self.redis.set(key, blob, ex=self.shard_ttl_seconds)
 
     def get_header(self, key: str) -> tuple[dict, int]:
-        """The shard's header and its size in bytes."""
-        blob = self.redis.get(key)
-        if blob is None:
+        """The shard's header and its size in bytes, read without its pixels.
+
+        Like ``touch``, it starts the shard's time-to-live again.
+        """
+        found = self.cached_headers([key])
+        if key not in found:
             raise ShardMissing(key)
-        return decode_shard(blob)[0], len(blob)
+        return found[key]
 
     def cached_headers(self, keys: list[str]) -> dict:
         """``{key: (header, size in bytes)}`` of the shards in Redis, time-to-live refreshed.

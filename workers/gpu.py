@@ -7,9 +7,9 @@ CPU workers, which load this module too, never import TensorFlow.
 
 import json
 import logging
-import os
 import tempfile
 import time
+from pathlib import Path
 
 from celery.exceptions import Ignore
 from celery.signals import worker_init
@@ -94,7 +94,7 @@ def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
             pixels, paths, options["labels"], options, output_dir, report, _RedisCheckpoints(state)
         )
         artifacts = {
-            name: store().put_artifact(job_id, name, _read(os.path.join(output_dir, name)))
+            name: store().put_artifact(job_id, name, Path(output_dir, name).read_bytes())
             for name in ("model.keras", "model.h5")
         }
     metrics["images_used"] = len(paths)
@@ -140,8 +140,3 @@ def predict(self, job_id, model_key, data_root, shards, options) -> dict:
         "device": devices.describe_device(),
         "timings": {"assemble_s": assembly["seconds"], "predict_s": predict_seconds},
     }
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as file:
-        return file.read()

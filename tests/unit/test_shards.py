@@ -46,6 +46,13 @@ class FakeRedis:
         self.ttls[key] = seconds
         return True
 
+    def getrange(self, key, start, end):
+        self.calls.append(("getrange", key))
+        return self.values.get(key, b"")[start : end + 1]  # Redis: the end is included
+
+    def strlen(self, key):
+        return len(self.values.get(key, b""))
+
     def pipeline(self, transaction=True):
         return FakePipeline(self, transaction)
 
@@ -67,6 +74,14 @@ class FakePipeline:
 
     def expire(self, key, seconds):
         self.queued.append(("expire", key, seconds))
+        return self
+
+    def getrange(self, key, start, end):
+        self.queued.append(("getrange", key, start, end))
+        return self
+
+    def strlen(self, key):
+        self.queued.append(("strlen", key))
         return self
 
     def execute(self):
