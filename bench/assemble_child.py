@@ -37,7 +37,7 @@ def main(argv=None) -> int:
 
     from shared import shards as shard_module
     from workers import assembly
-    from workers.cpu import store
+    from workers.store import store
 
     store().redis.ping()  # connect now: the connection is not part of the cost
     before = _status()

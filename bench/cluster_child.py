@@ -4,8 +4,8 @@
 a ``client.local_cluster.LocalCluster`` (Redis and one prefork cpu worker of
 N processes, no gpu worker) on a new, empty cache folder, waits until the
 worker answers a ping, then sends one ``catdog.decode_shard`` task per shard
-as the client does (``jobs.waiting.decode_signatures``) and waits for them
-(``jobs.waiting.wait_for_decode``, which polls every 0.25 s). It prints one
+as the client does (``jobs.canvas.decode_signatures``) and waits for them
+(``client.follow.wait_for_decode``, which polls every 0.25 s). It prints one
 JSON line: the seconds from sending to the last shard done, and counts.
 
 With ``--memory`` it then measures what the shards take in Redis (``MEMORY
@@ -55,7 +55,8 @@ def decode_phase(data: str, concurrency: int, shard_size: int, image_size: int, 
             os.environ.update(cluster.environment())
             from celery import group
 
-            from jobs import waiting
+            from client import follow
+            from jobs.canvas import decode_signatures, decode_task_id
             from workers.app import app
 
             app.conf.update(broker_url=cluster.url(), result_backend=cluster.url())
@@ -67,8 +68,8 @@ def decode_phase(data: str, concurrency: int, shard_size: int, image_size: int, 
             used_before = store.info("memory")["used_memory"]
             window = cpuload.Window(lambda: cpuload.tree_cpu_s([os.getpid()])).start()
             started = time.perf_counter()
-            group(waiting.decode_signatures(app, job_id, str(listing.root), shards)).apply_async()
-            summaries = waiting.wait_for_decode(
+            group(decode_signatures(app, job_id, str(listing.root), shards)).apply_async()
+            summaries = follow.wait_for_decode(
                 app, job_id, shards, lambda done, total: None, _alive(cluster)
             )
             decode_seconds = time.perf_counter() - started
@@ -93,8 +94,8 @@ def decode_phase(data: str, concurrency: int, shard_size: int, image_size: int, 
                 result["allocator"] = store.info("memory").get("mem_allocator")
                 result["image_size"] = image_size
                 result["assemble"] = _assemble_elsewhere(cluster, str(listing.root), shards)
-            waiting.release_results(
-                app, [waiting.decode_task_id(job_id, shard["index"]) for shard in shards]
+            follow.release_results(
+                app, [decode_task_id(job_id, shard["index"]) for shard in shards]
             )
         return result
     finally:

@@ -60,7 +60,7 @@ def fit_like_the_task(pixels, paths, labels, epochs, batch_size=128, seed=12345,
     import keras
 
     from shared.listing import label_of
-    from shared.models import compile_model, make_mlp, make_optimizer
+    from training.models import compile_model, make_mlp, make_optimizer
 
     started = time.perf_counter()
     index_of = {label: index for index, label in enumerate(labels)}
@@ -72,11 +72,11 @@ def fit_like_the_task(pixels, paths, labels, epochs, batch_size=128, seed=12345,
     compile_model(model, make_optimizer("sgd", learning_rate), len(labels))
     extra = []
     if callbacks in ("checkpoint", "task"):
-        from shared.callbacks import CheckpointCallback
+        from training.callbacks import CheckpointCallback
 
         extra.append(CheckpointCallback(_DroppedCheckpoints(), []))
     if callbacks in ("progress", "task"):
-        from shared.callbacks import ProgressCallback
+        from training.callbacks import ProgressCallback
 
         extra.append(ProgressCallback(epochs, lambda progress: None))
     callbacks = [*extra, _epoch_lines(epochs)]

@@ -3,7 +3,15 @@
 import argparse
 import sys
 
-from shared.models import DEFAULT_LEARNING_RATES, MODEL_DEFAULTS, MODELS, OPTIMIZERS, SCHEDULES
+from shared.options import (
+    DEFAULT_LEARNING_RATES,
+    MAX_IMAGE_SIZE,
+    MAX_SEED,
+    MODEL_DEFAULTS,
+    MODELS,
+    OPTIMIZERS,
+    SCHEDULES,
+)
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 RATES = ", ".join(f"{name} {rate}" for name, rate in DEFAULT_LEARNING_RATES.items())
@@ -13,6 +21,20 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, received {text}")
+    return value
+
+
+def image_size(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_IMAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_IMAGE_SIZE}, received {text}")
+    return value
+
+
+def seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SEED}, received {text}")
     return value
 
 
@@ -51,10 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "fetch":
             control.add_argument("--out", help="output folder (default runs/<job id>/)")
         control.add_argument("--broker", help="Redis URL of the cluster (or CELERY_BROKER_URL)")
-    jobs = commands.add_parser("jobs", help="list recent train jobs")
+    jobs = commands.add_parser("jobs", help="list recent jobs")
     jobs.add_argument("--limit", type=positive_int, default=20)
     jobs.add_argument("--broker", help="Redis URL of the cluster (or CELERY_BROKER_URL)")
-    resume = commands.add_parser("resume", help="run an interrupted train job on to its end")
+    resume = commands.add_parser("resume", help="run an interrupted job on to its end")
     resume.add_argument("job_id", help="the id `train` printed (job YYYYMMDD-HHMMSS-xxxxxx)")
     resume.add_argument("--out", help="output folder (default runs/<job id>/)")
     _add_cluster_options(resume)
@@ -72,16 +94,7 @@ def _add_train(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--predict", metavar="DIR", help="then classify DIR (e.g. test1/) into OUT/predictions.csv"
     )
-    train.add_argument(
-        "--detach", action="store_true", help="with --broker: print the job id and return"
-    )
-    train.add_argument(
-        "--upload",
-        action="store_true",
-        help="send the files' bytes through Redis, for workers without the data folder"
-        " (automatic when a worker says it cannot see it)",
-    )
-    _add_cluster_options(train)
+    _add_job_options(train)
 
 
 def _add_compare(compare: argparse.ArgumentParser) -> None:
@@ -97,7 +110,7 @@ def _add_compare(compare: argparse.ArgumentParser) -> None:
     )
     _add_training_options(compare)
     compare.add_argument("--out", help="output folder (default runs/<job id>/)")
-    _add_cluster_options(compare)
+    _add_job_options(compare)
 
 
 def _add_training_options(command: argparse.ArgumentParser) -> None:
@@ -107,9 +120,13 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--model", choices=MODELS, default="mlp", help=f"defaults {defaults}")
     command.add_argument("--epochs", type=positive_int, help="default per model")
-    command.add_argument("--image-size", type=positive_int, help="pixels per side; per model")
+    command.add_argument(
+        "--image-size",
+        type=image_size,
+        help=f"pixels per side, at most {MAX_IMAGE_SIZE}; per model",
+    )
     command.add_argument("--batch-size", type=positive_int, default=128)
-    command.add_argument("--seed", type=int, default=12345, help="fixes the split and the weights")
+    command.add_argument("--seed", type=seed, default=12345, help="fixes the split and the weights")
     command.add_argument("--test-size", type=fraction, default=0.25, help="held-out fraction")
     command.add_argument(
         "--device",
@@ -140,7 +157,21 @@ def _add_predict(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("--data", required=True, help="folder of images (Kaggle's test1/)")
     predict.add_argument("--out", default="predictions.csv", help="CSV to write (id,label)")
     predict.add_argument("--batch-size", type=positive_int, default=256)
-    _add_cluster_options(predict)
+    _add_job_options(predict)
+
+
+def _add_job_options(command: argparse.ArgumentParser) -> None:
+    """What every new job takes: detaching, uploading, and where the cluster is."""
+    command.add_argument(
+        "--detach", action="store_true", help="with --broker: print the job id and return"
+    )
+    command.add_argument(
+        "--upload",
+        action="store_true",
+        help="send the files' bytes through Redis, for workers without the data folder"
+        " (automatic when a worker says it cannot see it)",
+    )
+    _add_cluster_options(command)
 
 
 def _add_cluster_options(command: argparse.ArgumentParser) -> None:
@@ -167,39 +198,16 @@ def _add_cluster_options(command: argparse.ArgumentParser) -> None:
 
 def main(argv=None) -> int:
     from client.broker import BrokerUnreachable
-    from client.job_record import JobNotFound
+    from client.commands.common import UsageError
+    from client.follow import JobFailed
     from client.local_cluster import ClusterError
-    from client.options import UsageError
-    from jobs.waiting import JobFailed
+    from jobs.records import JobNotFound
     from shared.listing import DataError
     from shared.model_metadata import ModelFileError
 
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "train":
-            from client.train_command import run_train
-
-            return run_train(args)
-        if args.command == "compare":
-            from client.compare_command import run_compare
-
-            return run_compare(args)
-        if args.command == "cluster":
-            from client.cluster_command import run_cluster
-
-            return run_cluster(args)
-        if args.command in ("status", "jobs", "fetch", "cancel"):
-            from client import control_command
-
-            return getattr(control_command, f"run_{args.command}")(args)
-        if args.command == "resume":
-            from client.train_command import run_resume
-
-            return run_resume(args)
-        if args.command == "predict":
-            from client.predict_command import run_predict
-
-            return run_predict(args)
+        return _run(args)
     except (DataError, ModelFileError, UsageError, JobNotFound) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -209,4 +217,26 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: the job's local processes were stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_USAGE
+
+
+def _run(args) -> int:
+    """The command's module is imported only when used: each pulls in what it needs."""
+    if args.command == "train":
+        from client.commands.train import run_train
+
+        return run_train(args)
+    if args.command == "compare":
+        from client.commands.compare import run_compare
+
+        return run_compare(args)
+    if args.command == "predict":
+        from client.commands.predict import run_predict
+
+        return run_predict(args)
+    if args.command == "cluster":
+        from client.commands.cluster import run_cluster
+
+        return run_cluster(args)
+    from client.commands import control
+
+    return getattr(control, f"run_{args.command}")(args)

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from client.collect import write_atomically
+from shared.listing import label_of
 
 SHEET_IMAGES = 32
 
@@ -78,3 +79,37 @@ def contact_sheet(root: Path, rows: list[dict], labels: list[str], path: Path) -
         best = max(range(len(labels)), key=row["probabilities"].__getitem__)
         axis.set_title(f"{row['id']}: {labels[best]} {row['probabilities'][best]:.2f}", fontsize=8)
     save_figure(figure, path)
+
+
+def save_predictions(store, outcome: dict, listing: dict, labels: list[str], csv_path: Path):
+    """CSV, rejected files and contact sheet beside it; returns counts and accuracy."""
+    table = json.loads(store.get_artifact(outcome["predictions"]))
+    rows = prediction_rows(table["paths"], table["probabilities"])
+    rejected = listing["rejected"] + outcome["rejected"]
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, csv_path)
+    write_rejected(rejected, csv_path.with_suffix(".rejected.json"))
+    if rows:
+        sheet = csv_path.with_suffix(".png")
+        contact_sheet(Path(listing["root"]), rows, labels, sheet)
+    return {
+        "rows": len(rows),
+        "rejected": rejected,
+        "accuracy": accuracy_against_names(rows, labels, label_of),
+        "last_label": labels[-1],
+    }
+
+
+def print_summary(summary: dict, csv_path: Path, seconds: float, what="in all") -> None:
+    accuracy = summary["accuracy"]
+    scored = "" if accuracy is None else f"; accuracy against file names {accuracy:.4f}"
+    print(
+        f"predicted {summary['rows']} images, {seconds:.1f}s {what}"
+        f" ({summary['rows'] / max(seconds, 1e-9):.0f} images/s),"
+        f" {len(summary['rejected'])} rejected{scored};"
+        f" {csv_path} (label = probability of {summary['last_label']!r})"
+    )
+    for item in summary["rejected"][:10]:
+        print(f"  rejected {item['path']}: {item['reason']}")
+    if len(summary["rejected"]) > 10:
+        print(f"  ... see {csv_path.with_suffix('.rejected.json')}")

@@ -43,11 +43,16 @@ class LineBar:
 
 
 class JobProgress:
-    """Two bars in turn: ``decode`` (images) and ``train`` (epochs, loss, accuracy)."""
+    """Bars in turn: ``decode`` (images), then ``train`` (epochs) or ``predict`` (images).
 
-    def __init__(self, stream=None):
+    With ``several_runs`` (``compare``) each run's state changes get a line
+    and its epochs a bar of its own, named after the run.
+    """
+
+    def __init__(self, stream=None, several_runs: bool = False):
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
+        self.several_runs = several_runs
         self.decode_bar = None
         self.train_bar = None
         self.predict_bar = None
@@ -66,18 +71,37 @@ class JobProgress:
             self.upload_bar = self._bar(total, "upload", "img", max(total / 10, 1))
         self.upload_bar.update(done - self.upload_bar.n)
 
-    def phase(self, state: str) -> None:
+    def note(self, message: str) -> None:
+        """A line about the job as a whole (queued behind other jobs, a lost broker)."""
+        if self.interactive:
+            tqdm.write(message, file=self.stream)
+        else:
+            print(message, file=self.stream, flush=True)
+
+    def task_state(self, name: str, state: str) -> None:
+        """A long task changed state: a line for what a bar cannot show."""
+        if self.several_runs:
+            if state in ("SUCCESS", "FAILURE") and self.train_name == f"train {name}":
+                self.close()
+            self.note(f"run {name}: {state.lower()}")
+            return
         messages = {
             "PENDING": "waiting for a gpu worker",
             "STARTED": "gpu worker started",
             "ASSEMBLING": "assembling shards",
+            "WAITING": "waiting for another copy of this task",
         }
         if state in messages and self.train_bar is None and self.predict_bar is None:
-            print(f"gpu: {messages[state]}", file=self.stream, flush=True)
+            self.note(f"gpu: {messages[state]}")
 
-    def task_progress(self, state: str, info: dict) -> None:
+    def task_progress(self, name: str, state: str, info: dict) -> None:
         """Progress published by a long task: ``TRAINING`` epochs, ``PREDICTING`` images."""
         if state == "TRAINING":
+            wanted = f"train {name}" if self.several_runs else "train"
+            if self.train_name != wanted and self.train_bar is not None:
+                self.train_bar.close()
+                self.train_bar = None
+            self.train_name = wanted
             self.epoch(info)
         elif state == "PREDICTING":
             self.predicted(info.get("done", 0), info.get("total", 0))
@@ -86,21 +110,6 @@ class JobProgress:
         if self.predict_bar is None:
             self.predict_bar = self._bar(total, "predict", "img", max(total / 10, 1))
         self.predict_bar.update(done - self.predict_bar.n)
-
-    def run_state(self, name: str, state: str) -> None:
-        """One line per state change of one of several runs (``compare``)."""
-        if state in ("SUCCESS", "FAILURE") and self.train_name == f"train {name}":
-            self.close()
-        self.stream.write(f"run {name}: {state.lower()}\n")
-        self.stream.flush()
-
-    def run_progress(self, name: str, state: str, info: dict) -> None:
-        if state == "TRAINING":
-            if self.train_name != f"train {name}" and self.train_bar is not None:
-                self.train_bar.close()
-                self.train_bar = None
-            self.train_name = f"train {name}"
-            self.epoch(info)
 
     def epoch(self, progress: dict) -> None:
         epochs = progress.get("epochs", 0)

@@ -4,13 +4,14 @@ import os
 import secrets
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from client.broker import check_reachable, redact
+from client.follow import release_results
 from client.local_cluster import LocalCluster
-from jobs import waiting
+from client.queue_watch import QueueWatch
 from shared import settings
 
 DEFAULT_WAIT_TIMEOUT_S = 120.0
@@ -22,70 +23,77 @@ def new_job_id() -> str:
 
 @dataclass
 class Session:
+    """A client of one cluster: its Celery app, its shard store, and how to watch it."""
+
     app: object
     store: object
-    watch: object  # watch(queue, pending): raises if a worker died or no worker consumes queue
+    watch: object  # watch(queue, pending): raises if no worker can make progress
+    cluster: LocalCluster | None = None  # the embedded cluster, if this client started one
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def local(self) -> bool:
+        return self.cluster is not None
+
+    def start_workers(self, data_roots: list[str]) -> None:
+        """A local cluster's workers, reading only ``data_roots``; a no-op on a remote one."""
+        if self.cluster is None:
+            return
+        started = time.perf_counter()
+        self.cluster.start_workers(data_roots)
+        self.timings["cluster_start_s"] += time.perf_counter() - started
+        print(
+            f"local cluster: redis on 127.0.0.1:{self.cluster.port}"
+            f" (cache {self.cluster.cache_dir}), cpu worker x{self.cluster.cpu_concurrency},"
+            f" gpu worker; logs in {self.cluster.log_dir}",
+            file=sys.stderr,
+        )
+
+    def describe_queue(self, queue: str) -> str:
+        """Who is busy on ``queue`` and how much waits there, for ``status``."""
+        describe = getattr(self.watch, "describe", None)
+        return describe(queue) if describe is not None else ""
 
     def forget_on_exit(self, stack, task_ids: list[str]) -> None:
-        stack.callback(waiting.release_results, self.app, task_ids)
-
-    def wait(self, task_id: str, what: str, queue: str, progress) -> dict:
-        """Follow one long task with progress bars; its result, or JobFailed."""
-        result = waiting.wait_for_task(
-            self.app.AsyncResult(task_id),
-            what,
-            progress.phase,
-            progress.task_progress,
-            self.watch,
-            queue,
-        )
-        progress.close()
-        return result
+        stack.callback(release_results, self.app, task_ids)
 
 
-def connect(args, job_id: str, log_dir: Path, stack, timings: dict, data_roots=()) -> Session:
-    """Point this process at a cluster; a local one stops when ``stack`` closes.
+def broker_given(args) -> str | None:
+    return getattr(args, "broker", None) or settings.broker_url()
 
-    ``data_roots`` are the folders a local cluster's workers may read, or a
-    function that finds them in the cluster's Redis (given a client of it).
+
+def connect(args, name: str, log_dir: Path | None, stack) -> Session:
+    """Point this process at a cluster; a local one (Redis only, so far) stops with ``stack``.
+
+    Call ``session.start_workers(roots)`` next: a local cluster's workers need
+    to know which folders they may read, which ``resume`` learns from Redis.
     """
-    broker = getattr(args, "broker", None) or settings.broker_url()
+    broker = broker_given(args)
+    cluster = None
+    timings = {}
     if broker:
         os.environ["CELERY_BROKER_URL"] = broker
         for url in {broker, settings.result_backend_url(), settings.store_url()}:
             check_reachable(url)
         print(f"broker: {redact(broker)}", file=sys.stderr)
     else:
-        cluster = _start_local_cluster(args, job_id, log_dir, stack, timings, data_roots)
+        started = time.perf_counter()
+        cache_dir = Path(args.cache_dir) if args.cache_dir else settings.default_cache_dir()
+        cluster = LocalCluster(cache_dir, log_dir or cache_dir / "logs" / name, name)
+        stack.callback(cluster.stop)
+        cluster.start_redis()
+        os.environ.update(cluster.environment())
+        timings["cluster_start_s"] = time.perf_counter() - started
     from shared.shards import connect_store
     from workers.app import app
 
     app.conf.update(broker_url=settings.broker_url(), result_backend=settings.result_backend_url())
-    if broker:
+    if cluster is None:
         wait_timeout = getattr(args, "wait_timeout", None) or DEFAULT_WAIT_TIMEOUT_S
-        watch = waiting.QueueWatch(app, wait_timeout, stream=sys.stderr)
+        watch = QueueWatch(app, wait_timeout, stream=sys.stderr)
     else:
 
         def watch(queue=None, pending=False):
             cluster.check_alive()
 
-    return Session(app, connect_store(), watch)
-
-
-def _start_local_cluster(args, job_id, log_dir, stack, timings, data_roots) -> LocalCluster:
-    cache_dir = Path(args.cache_dir) if args.cache_dir else settings.default_cache_dir()
-    cluster = LocalCluster(cache_dir, log_dir, job_id)
-    started = time.perf_counter()
-    stack.callback(cluster.stop)
-    cluster.start_redis()
-    if callable(data_roots):  # known only from what the cluster's Redis holds (resume)
-        data_roots = data_roots(cluster.redis())
-    cluster.start_workers(data_roots)
-    timings["cluster_start_s"] = time.perf_counter() - started
-    os.environ.update(cluster.environment())
-    print(
-        f"local cluster: redis on 127.0.0.1:{cluster.port} (cache {cache_dir}),"
-        f" cpu worker x{cluster.cpu_concurrency}, gpu worker; logs in {log_dir}",
-        file=sys.stderr,
-    )
-    return cluster
+    return Session(app, connect_store(), watch, cluster, timings)

@@ -32,6 +32,7 @@ COPY celeryconfig.py ./
 COPY shared/ shared/
 COPY workers/ workers/
 COPY jobs/ jobs/
+COPY training/ training/
 
 USER catdog
 

@@ -9,11 +9,11 @@ its model and optimizer from scratch. A failed run fails alone.
 
 from celery import group
 
-from jobs.waiting import after_decoding, decode_signatures
+from jobs.canvas import after_decoding, decode_signatures
 
 
 def run_job_id(job_id: str, run_name: str) -> str:
-    """Each run's artifacts live under their own id: ``<job>-<run>``."""
+    """Each run's artifacts and training state live under their own id: ``<job>-<run>``."""
     return f"{job_id}-{run_name}"
 
 
@@ -25,15 +25,19 @@ def run_name(optimizer: str, learning_rate: float, with_rate: bool) -> str:
     return f"{optimizer}-{learning_rate:g}" if with_rate else optimizer
 
 
-def build_canvas(app, job_id: str, data_root: str, shards: list[dict], runs: list[dict]):
-    """``runs``: ``[{"name": ..., "options": ...}]``, one training task each."""
+def build_canvas(app, record):
+    job_id, part = record.job_id, record.part("train")
     trainings = group(
         app.signature(
             "catdog.train",
-            args=(run_job_id(job_id, run["name"]), data_root, shards, run["options"]),
+            args=(run_job_id(job_id, run["name"]), part.data_root, part.shards, run["options"]),
             task_id=run_task_id(job_id, run["name"]),
             immutable=True,
         )
-        for run in runs
+        for run in record.runs
     )
-    return after_decoding(decode_signatures(app, job_id, data_root, shards), trainings)
+    return after_decoding(decode_signatures(app, job_id, part.data_root, part.shards), trainings)
+
+
+def followed_tasks(record) -> dict[str, str]:
+    return {run["name"]: run_task_id(record.job_id, run["name"]) for run in record.runs}

@@ -5,23 +5,29 @@ cache as training) and one ``catdog.predict`` task, which loads the model the
 client put in Redis and writes every probability into one compact artifact.
 """
 
-from jobs.waiting import after_decoding, decode_signatures
+from jobs.canvas import after_decoding, decode_signatures
 
 
 def predict_task_id(job_id: str) -> str:
     return f"{job_id}-predict"
 
 
-def predict_signature(app, job_id, model_key, data_root, shards, options):
+def predict_signature(app, record, model_key: str, part):
+    options = record.prediction["options"]
     return app.signature(
         "catdog.predict",
-        args=(job_id, model_key, data_root, shards, options),
-        task_id=predict_task_id(job_id),
+        args=(record.job_id, model_key, part.data_root, part.shards, options),
+        task_id=predict_task_id(record.job_id),
         immutable=True,
     )
 
 
-def build_canvas(app, job_id, data_root, shards, model_key, options):
-    decode_tasks = decode_signatures(app, job_id, data_root, shards)
-    predict_task = predict_signature(app, job_id, model_key, data_root, shards, options)
+def build_canvas(app, record):
+    part = record.part("predict")
+    decode_tasks = decode_signatures(app, record.job_id, part.data_root, part.shards)
+    predict_task = predict_signature(app, record, record.prediction["model_key"], part)
     return after_decoding(decode_tasks, predict_task)
+
+
+def followed_tasks(record) -> dict[str, str]:
+    return {"prediction": predict_task_id(record.job_id)}

@@ -1,5 +1,5 @@
-"""Code imported by both the client (submit.py) and the workers.
+"""Code imported by the client (submit.py) and by both kinds of worker.
 
-Nothing in this package imports TensorFlow at module level except
-``shared.training``, which only the GPU worker imports.
+Nothing in this package imports TensorFlow or Keras: the GPU side lives in
+``training/``. ``tests/unit/test_import_boundaries.py`` keeps it so.
 """

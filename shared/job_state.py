@@ -37,6 +37,9 @@ class JobState:
     def cancel(self) -> None:
         self.redis.set(self.prefix + "cancel", "1", ex=self.ttl_seconds)
 
+    def uncancel(self) -> None:
+        self.redis.delete(self.prefix + "cancel")
+
     def cancelled(self) -> bool:
         return bool(self.redis.exists(self.prefix + "cancel"))
 

@@ -13,7 +13,7 @@ from celery import group
 
 from shared.shards import ShardMissing, assemble
 from workers.app import app
-from workers.cpu import store
+from workers.store import store
 
 logger = logging.getLogger(__name__)
 REDECODE_TIMEOUT_S = 3600

@@ -3,25 +3,22 @@
 import logging
 import time
 
+from jobs.canvas import MAX_RETRIES_AFTER_CRASH
 from shared import settings
 from shared.decode import require_allowed_root, require_visible
 from shared.shard_builder import build_shard
-from shared.shards import connect_store
 from workers.app import app
+from workers.store import store
 
 logger = logging.getLogger(__name__)
-_store = None
 
 
-def store():
-    """One Redis connection per worker process, made after the fork."""
-    global _store
-    if _store is None:
-        _store = connect_store()
-    return _store
-
-
-@app.task(name="catdog.decode_shard", bind=True)
+@app.task(
+    name="catdog.decode_shard",
+    bind=True,
+    retry_on_worker_lost=True,
+    max_retries=MAX_RETRIES_AFTER_CRASH,
+)
 def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
     """Decode one shard's files (or reuse the cached shard); return counts, not pixels."""
     started = time.perf_counter()

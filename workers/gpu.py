@@ -14,11 +14,13 @@ from pathlib import Path
 from celery.exceptions import Ignore
 from celery.signals import worker_init
 
+from jobs.canvas import MAX_RETRIES_AFTER_CRASH
 from shared import settings
 from shared.job_state import JobState, LockLost
+from shared.options import PredictOptions, TrainingOptions
 from workers.app import app
 from workers.assembly import assemble_shards
-from workers.cpu import store
+from workers.store import store
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ def import_tensorflow_early(sender, **_):
     if "gpu" not in sender.app.amqp.queues.consume_from:
         return
     started = time.perf_counter()
-    from shared import devices, prediction, training  # noqa: F401  (the import is the point)
+    from training import devices, fit, prediction  # noqa: F401  (the import is the point)
 
     devices.configure_devices(settings.gpu_memory_limit_mb())
     seconds = time.perf_counter() - started
@@ -50,13 +52,16 @@ class _RedisCheckpoints:
         self.state.save_checkpoint(model_bytes, epoch, history)
 
 
-@app.task(name="catdog.train", bind=True)
+@app.task(
+    name="catdog.train", bind=True, retry_on_worker_lost=True, max_retries=MAX_RETRIES_AFTER_CRASH
+)
 def train(self, job_id: str, data_root: str, shards: list[dict], options: dict) -> dict:
     """Train on the decoded shards; return metrics and the keys of the saved models.
 
     Safe to run twice: a finished job returns its stored result, a second copy
     waits for the first, and a copy that finds a checkpoint goes on from it.
     """
+    options = TrainingOptions.from_json(options)  # the message may come from anyone
     state = JobState(
         store().redis, job_id, settings.artifact_ttl_seconds(), settings.lock_ttl_seconds()
     )
@@ -81,7 +86,7 @@ def train(self, job_id: str, data_root: str, shards: list[dict], options: dict) 
 
 
 def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
-    from shared import training
+    from training import fit
 
     pixels, paths, assembly = assemble_shards(task, job_id, data_root, shards)
 
@@ -90,8 +95,8 @@ def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
         task.update_state(state="TRAINING", meta=progress)
 
     with tempfile.TemporaryDirectory(prefix=f"catdog-{job_id}-") as output_dir:
-        metrics = training.train_and_evaluate(
-            pixels, paths, options["labels"], options, output_dir, report, _RedisCheckpoints(state)
+        metrics = fit.train_and_evaluate(
+            pixels, paths, options, output_dir, report, _RedisCheckpoints(state)
         )
         artifacts = {
             name: store().put_artifact(job_id, name, Path(output_dir, name).read_bytes())
@@ -112,10 +117,14 @@ def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
     return result
 
 
-@app.task(name="catdog.predict", bind=True)
+@app.task(
+    name="catdog.predict", bind=True, retry_on_worker_lost=True, max_retries=MAX_RETRIES_AFTER_CRASH
+)
 def predict(self, job_id, model_key, data_root, shards, options) -> dict:
     """Classify the decoded shards with the model at ``model_key``; one compact result."""
-    from shared import devices, prediction
+    from training import devices, prediction
+
+    options = PredictOptions.from_json(options)
 
     pixels, paths, assembly = assemble_shards(self, job_id, data_root, shards)
     suffix = ".h5" if model_key.endswith(".h5") else ".keras"
@@ -128,7 +137,7 @@ def predict(self, job_id, model_key, data_root, shards, options) -> dict:
         self.update_state(state="PREDICTING", meta={"done": done, "total": total})
 
     started = time.perf_counter()
-    probabilities = prediction.predict_probabilities(model, pixels, options["batch_size"], report)
+    probabilities = prediction.predict_probabilities(model, pixels, options.batch_size, report)
     predict_seconds = time.perf_counter() - started
     table = {"paths": paths, "probabilities": probabilities.round(6).tolist()}
     key = store().put_artifact(job_id, "predictions.json", json.dumps(table).encode())

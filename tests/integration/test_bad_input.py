@@ -35,7 +35,7 @@ def catalogue_job(cluster, tmp_path_factory):
     metrics = json.loads((out / "metrics.json").read_text())
     store = cluster.redis()
     record = json.loads(store.get(f"catdog:job:{metrics['job_id']}:record"))
-    headers = [decode_shard(store.get(shard["key"]))[0] for shard in record["shards"]]
+    headers = [decode_shard(store.get(shard["key"]))[0] for shard in record["parts"][0]["shards"]]
     used = [path for header in headers for path in header["paths"]]
     return catalogue, metrics, used, process
 

@@ -13,9 +13,10 @@ import time
 
 import pytest
 
+from client import follow as waiting
 from client.local_cluster import LocalCluster
 from jobs import train as train_job
-from jobs import waiting
+from jobs.canvas import decode_task_id
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit, start_submit
 
@@ -99,10 +100,11 @@ def test_duplicate_deliveries_train_once(fault_cluster, fault_app, tmp_path):
     record = _record_of(fault_cluster, out)
     job_id = f"duplicate-{tmp_path.name}"
     options = record["options"] | {"epochs": 30, "batch_size": 2}
+    (part,) = record["parts"]
     copies = [
         fault_app.send_task(
             "catdog.train",
-            args=(job_id, record["data_root"], record["shards"], options),
+            args=(job_id, part["data_root"], part["shards"], options),
             task_id=f"{job_id}-copy-{number}",
         )
         for number in (1, 2)
@@ -134,7 +136,7 @@ def test_cpu_worker_killed_mid_decode_job_completes_counting_each_file_once(
     out = tmp_path / "out"
     arguments = ["train", "--data", tmp_path / "data", "--shard-size", 10, "--epochs", 1]
     process, job_id = start_to(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
-    decodes = [fault_app.AsyncResult(waiting.decode_task_id(job_id, index)) for index in range(30)]
+    decodes = [fault_app.AsyncResult(decode_task_id(job_id, index)) for index in range(30)]
     wait_for(lambda: any(result.state != "PENDING" for result in decodes))
     fault_cluster.kill("cpu-worker")
     finished_before_the_kill = sum(result.state == "SUCCESS" for result in decodes)
@@ -190,7 +192,7 @@ def test_shards_lost_before_training_are_decoded_again(fault_cluster, fault_app,
         out = tmp_path / "out"
         arguments = ["train", "--data", tmp_path / "data", "--shard-size", 10, "--epochs", 2]
         process, job_id = start_to(fault_cluster, [*arguments, "--image-size", 8, "--out", out])
-        decodes = [fault_app.AsyncResult(waiting.decode_task_id(job_id, i)) for i in range(6)]
+        decodes = [fault_app.AsyncResult(decode_task_id(job_id, i)) for i in range(6)]
         wait_for(lambda: all(result.state == "SUCCESS" for result in decodes))
         store = fault_cluster.redis()
         lost = [decodes[1].result["key"], decodes[4].result["key"]]

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from jobs import waiting
+from client import follow as waiting
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit
 

@@ -53,7 +53,7 @@ def test_detach_status_jobs_fetch(standing, tmp_path):
 
     status = submit(broker, "status", job_id)
     assert status.returncode == 0, status.stderr
-    assert "phase: done" in status.stdout and "decoded: 1/1" in status.stdout
+    assert "phase: done" in status.stdout and "shards: 1/1 decoded" in status.stdout
     listed = submit(broker, "jobs")
     row = next(line for line in listed.stdout.splitlines() if line.startswith(job_id))
     assert row.split()[1:3] == ["train", "done"]

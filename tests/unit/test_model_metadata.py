@@ -12,7 +12,7 @@ METADATA = {"labels": ["cat", "dog"], "image_size": 32, "model": "mlp"}
 
 @pytest.fixture(scope="module")
 def saved_models(tmp_path_factory):
-    from shared.models import make_mlp
+    from training.models import make_mlp
 
     folder = tmp_path_factory.mktemp("models")
     model = make_mlp((4, 4, 3), 2)

@@ -5,15 +5,10 @@ import numpy as np
 import pytest
 from keras import layers
 
-from shared.models import (
-    DEFAULT_LEARNING_RATES,
-    compile_model,
-    make_mlp,
-    make_model,
-    make_optimizer,
-)
+from shared.options import DEFAULT_LEARNING_RATES, TrainingOptions
 from shared.split import stratified_split
-from shared.training import confusion_matrix, label_indices_for, train_and_evaluate
+from training.fit import confusion_matrix, label_indices_for, train_and_evaluate
+from training.models import compile_model, make_mlp, make_model, make_optimizer
 
 # TensorFlow tensors' __array__ predates NumPy 2's copy keyword: noise from Keras itself.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy")
@@ -118,7 +113,7 @@ def test_unknown_optimizer_is_rejected():
 
 @pytest.mark.parametrize("learning_rate", [0, 0.0, -0.01])
 def test_non_positive_learning_rate_is_rejected(learning_rate):
-    with pytest.raises(ValueError, match="learning rate must be positive"):
+    with pytest.raises(ValueError, match="learning rate must be a positive number"):
         make_optimizer("adam", learning_rate)
 
 
@@ -170,18 +165,11 @@ def trained(tmp_path_factory):
             noise = rng.integers(-20, 21, (8, 8, 3))
             pixels.append(np.clip(np.array(colour) + noise, 0, 255))
     pixels = np.array(pixels, dtype=np.uint8)
-    options = {
-        "model": "mlp",
-        "optimizer": "adam",
-        "epochs": 2,
-        "batch_size": 8,
-        "test_size": 0.25,
-        "seed": 0,
-    }
-    progress = []
-    metrics = train_and_evaluate(
-        pixels, paths, ["cat", "dog"], options, str(output_dir), progress.append
+    options = TrainingOptions.for_model(
+        ["cat", "dog"], "mlp", optimizer="adam", epochs=2, batch_size=8, image_size=8, seed=0
     )
+    progress = []
+    metrics = train_and_evaluate(pixels, paths, options, str(output_dir), progress.append)
     return {
         "metrics": metrics,
         "progress": progress,
@@ -239,7 +227,7 @@ def test_training_reports_progress_up_to_the_last_epoch(trained):
 def test_saved_model_reloads_and_predicts_the_same(trained):
     pixels, paths, options = trained["pixels"], trained["paths"], trained["options"]
     labels = label_indices_for(paths, ["cat", "dog"])
-    _, test = stratified_split(paths, labels, options["test_size"], options["seed"])
+    _, test = stratified_split(paths, labels, options.test_size, options.seed)
 
     reloaded = keras.saving.load_model(trained["output_dir"] / "model.keras")
     legacy = keras.saving.load_model(trained["output_dir"] / "model.h5", compile=False)
@@ -259,7 +247,7 @@ def test_saved_model_reloads_and_predicts_the_same(trained):
 
 
 def test_cnn_has_augmentation_batch_norm_pooling_and_dropout():
-    from shared.models import make_cnn
+    from training.models import make_cnn
 
     model = make_cnn((32, 32, 3), 2, filters=(4, 8))
     kinds = {type(layer).__name__ for layer in model.layers}
@@ -272,7 +260,7 @@ def test_cnn_has_augmentation_batch_norm_pooling_and_dropout():
 def test_cnn_augmentation_is_off_at_inference_and_the_model_round_trips(tmp_path):
     import keras
 
-    from shared.models import compile_model, make_cnn, make_optimizer
+    from training.models import compile_model, make_cnn, make_optimizer
 
     keras.utils.set_random_seed(1)
     model = make_cnn((16, 16, 3), 3, filters=(4, 8))
@@ -289,13 +277,13 @@ def test_cnn_augmentation_is_off_at_inference_and_the_model_round_trips(tmp_path
 
 
 def test_early_stopping_validation_comes_out_of_the_training_part():
-    from shared.training import split_parts
+    from training.fit import split_parts
 
     paths = [f"{label}.{number}.jpg" for label in ("cat", "dog") for number in range(50)]
     labels = np.array([0] * 50 + [1] * 50)
-    options = {"test_size": 0.2, "seed": 3}
+    options = TrainingOptions(("cat", "dog"), test_size=0.2, seed=3)
     plain = split_parts(paths, labels, options)
-    stopping = split_parts(paths, labels, options | {"patience": 2, "validation_size": 0.1})
+    stopping = split_parts(paths, labels, options.replace(patience=2, validation_size=0.1))
     np.testing.assert_array_equal(plain["test"], stopping["test"])
     parts = [set(stopping[name].tolist()) for name in ("train", "validation", "test")]
     assert parts[0].isdisjoint(parts[1]) and parts[0].isdisjoint(parts[2])
@@ -305,7 +293,7 @@ def test_early_stopping_validation_comes_out_of_the_training_part():
 
 
 def test_best_epoch_is_the_lowest_validation_loss():
-    from shared.training import best_epoch
+    from training.fit import best_epoch
 
     history = [{"val_loss": 0.9}, {"val_loss": 0.5}, {"val_loss": 0.7}]
     assert best_epoch(history) == 2
@@ -314,7 +302,7 @@ def test_best_epoch_is_the_lowest_validation_loss():
 
 
 def test_mixed_precision_cnn_keeps_float32_probabilities():
-    from shared.models import make_model
+    from training.models import make_model
 
     model = make_model("cnn", (16, 16, 3), 2, mixed_precision=True)
     conv = model.get_layer("conv1")
@@ -324,18 +312,19 @@ def test_mixed_precision_cnn_keeps_float32_probabilities():
     assert model.output.dtype == "float32"
 
 
-def test_mixed_precision_falls_back_without_a_gpu_and_with_device_cpu():
-    from shared.devices import has_gpu
-    from shared.training import mixed_precision_in_use
+def test_mixed_precision_needs_a_gpu_the_cnn_and_no_forced_cpu():
+    from training.fit import mixed_precision_in_use
 
-    asked = {"model": "cnn", "mixed_precision": True, "device": "auto"}
-    assert mixed_precision_in_use(asked) == has_gpu()
-    assert mixed_precision_in_use(asked | {"device": "cpu"}) is False
-    assert mixed_precision_in_use(asked | {"model": "mlp"}) is False
+    asked = TrainingOptions(("cat", "dog"), model="cnn", optimizer="adam", mixed_precision=True)
+    assert mixed_precision_in_use(asked, gpu_present=True) is True
+    assert mixed_precision_in_use(asked, gpu_present=False) is False
+    assert mixed_precision_in_use(asked.replace(device="cpu"), gpu_present=True) is False
+    assert mixed_precision_in_use(asked.replace(model="mlp"), gpu_present=True) is False
+    assert mixed_precision_in_use(asked.replace(mixed_precision=False), gpu_present=True) is False
 
 
 def test_device_scope_accepts_auto_and_cpu_only():
-    from shared.devices import describe_device, device_scope
+    from training.devices import describe_device, device_scope
 
     with device_scope("cpu"):
         assert describe_device("cpu").startswith("CPU")

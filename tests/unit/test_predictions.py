@@ -70,8 +70,8 @@ def test_accuracy_is_none_unless_every_name_has_a_known_label():
 def test_predict_probabilities_batches_and_checks_the_shape():
     import keras
 
-    from shared.models import make_mlp
-    from shared.prediction import predict_probabilities
+    from training.models import make_mlp
+    from training.prediction import predict_probabilities
 
     keras.utils.set_random_seed(0)
     model = make_mlp((4, 4, 3), 2)
@@ -87,7 +87,7 @@ def test_predict_probabilities_batches_and_checks_the_shape():
 def test_safe_loading_refuses_a_lambda_layer(tmp_path):
     import keras
 
-    from shared.prediction import load_model_safely
+    from training.prediction import load_model_safely
 
     inputs = keras.Input(shape=(2,))
     outputs = keras.layers.Lambda(lambda x: x * 2)(inputs)

@@ -1,6 +1,7 @@
 """Progress output when stderr is not a terminal: plain lines, one per step."""
 
 import io
+import re
 
 from client.progress import JobProgress
 
@@ -12,15 +13,20 @@ def test_log_output_has_one_line_per_finished_epoch_with_held_out_figures():
     completed = None
     for epoch in range(3):
         progress.task_progress(
+            "training",
             "TRAINING",
             {"epoch": epoch, "epochs": 3, "fraction": 0.5, "completed": completed, "loss": 9.0},
         )
         completed = {"epoch": epoch + 1} | figures
         if epoch != 1:  # the poller missed epoch 2's own report: the next batch's tells it
             progress.task_progress(
-                "TRAINING", {"epoch": epoch + 1, "epochs": 3, "completed": completed} | figures
+                "training",
+                "TRAINING",
+                {"epoch": epoch + 1, "epochs": 3, "completed": completed} | figures,
             )
-    progress.task_progress("TRAINING", {"epoch": 2, "epochs": 3, "completed": completed})
+    progress.task_progress(
+        "training", "TRAINING", {"epoch": 2, "epochs": 3, "completed": completed}
+    )
     lines = stream.getvalue().splitlines()
     assert [line.split(" [")[0] for line in lines] == [
         "train: epoch 1/3",
@@ -43,14 +49,25 @@ def test_decoding_is_reported_every_tenth():
 
 def test_runs_of_a_comparison_are_named():
     stream = io.StringIO()
+    progress = JobProgress(stream, several_runs=True)
+    progress.task_state("sgd", "TRAINING")
+    completed = {"epoch": 1, "loss": 0.125}
+    progress.task_progress("sgd", "TRAINING", {"epoch": 1, "epochs": 1, "completed": completed})
+    progress.task_state("sgd", "SUCCESS")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    assert lines[0] == "run sgd: training"
+    assert re.fullmatch(r"train sgd: epoch 1/1 \[\d+s\] loss=0\.1250", lines[1]), lines[1]
+    assert lines[2] == "run sgd: success"
+
+
+def test_a_single_job_names_its_gpu_phases_once_each():
+    stream = io.StringIO()
     progress = JobProgress(stream)
-    progress.run_state("sgd", "TRAINING")
-    completed = {"epoch": 1, "loss": 0.1}
-    progress.run_progress("sgd", "TRAINING", {"epoch": 1, "epochs": 1, "completed": completed})
-    progress.run_state("sgd", "SUCCESS")
+    for state in ("PENDING", "STARTED", "ASSEMBLING"):
+        progress.task_state("training", state)
     assert stream.getvalue().splitlines() == [
-        "run sgd: training",
-        stream.getvalue().splitlines()[1],
-        "run sgd: success",
+        "gpu: waiting for a gpu worker",
+        "gpu: gpu worker started",
+        "gpu: assembling shards",
     ]
-    assert stream.getvalue().splitlines()[1].startswith("train sgd: epoch 1/1")

@@ -4,18 +4,19 @@ This module imports Keras (and so TensorFlow) at import time; only the GPU
 worker imports it.
 """
 
+import hashlib
 import os
 import time
 
 import keras
 import numpy as np
 
-from shared.callbacks import CheckpointCallback, ProgressCallback, restore
-from shared.devices import describe_device, device_scope, has_gpu
 from shared.listing import label_of
 from shared.model_metadata import write_metadata
-from shared.models import compile_model, make_model, make_optimizer
 from shared.split import stratified_split
+from training.callbacks import CheckpointCallback, ProgressCallback, restore
+from training.devices import describe_device, device_scope, has_gpu
+from training.models import compile_model, make_model, make_optimizer
 
 
 def label_indices_for(paths: list[str], labels: list[str]) -> np.ndarray:
@@ -27,36 +28,42 @@ def label_indices_for(paths: list[str], labels: list[str]) -> np.ndarray:
 
 
 def train_and_evaluate(
-    pixels, paths, labels, options, output_dir, on_progress=None, checkpoints=None
+    pixels, paths, options, output_dir, on_progress=None, checkpoints=None
 ) -> dict:
-    """Train ``options["model"]`` on a disjoint split and save it under ``output_dir``.
+    """Train ``options.model`` on a disjoint split; save it under ``output_dir``.
 
     Returns the metrics (split sizes, history, held-out loss and accuracy,
     confusion matrix, best epoch, timings); ``model.keras`` and ``model.h5``
     are written to ``output_dir``. ``on_progress(dict)`` hears about batches
-    and epochs. With ``options["patience"]``, training stops early on a
+    and epochs. With ``options.patience``, training stops early on a
     validation part carved from the training images, never on the held-out
     ones, and the best epoch's weights are kept. ``checkpoints`` (``load()``
     and ``save(model_bytes, epoch, history)``) makes training resumable: it
     is saved after every epoch and, if one exists, training goes on from it.
     """
+    labels = list(options.labels)
     label_indices = label_indices_for(paths, labels)
     parts = split_parts(paths, label_indices, options)
     targets = keras.utils.to_categorical(label_indices, len(labels))
 
-    keras.utils.set_random_seed(options["seed"])
-    device = options.get("device", "auto")
-    with device_scope(device):
+    keras.utils.set_random_seed(options.seed)
+    with device_scope(options.device):
         metrics = _fit_and_evaluate(
-            pixels, targets, parts, labels, options, output_dir, on_progress, checkpoints
+            pixels, targets, parts, options, output_dir, on_progress, checkpoints
         )
-    metrics["device"] = describe_device(device)
+    metrics["device"] = describe_device(options.device)
+    metrics["test_set_sha256"] = held_out_digest(paths, parts["test"])
     return metrics
 
 
-def _fit_and_evaluate(
-    pixels, targets, parts, labels, options, output_dir, on_progress, checkpoints
-):
+def held_out_digest(paths: list[str], test_indices) -> str:
+    """A fingerprint of which files were held out: equal digests, equal held-out sets."""
+    held_out = sorted(paths[index] for index in test_indices)
+    text = "\n".join(path.encode("utf-8", "surrogateescape").hex() for path in held_out)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _fit_and_evaluate(pixels, targets, parts, options, output_dir, on_progress, checkpoints):
     x_train, y_train = pixels[parts["train"]], targets[parts["train"]]
     x_test, y_test = pixels[parts["test"]], targets[parts["test"]]
     validation = parts.get("validation", parts["test"])
@@ -64,15 +71,15 @@ def _fit_and_evaluate(
     if resumed is not None:
         model, first_epoch, earlier_history = restore(resumed)
     else:
-        model, first_epoch, earlier_history = _new_model(options, pixels.shape[1:], labels, parts)
+        model, first_epoch, earlier_history = _new_model(options, pixels.shape[1:], parts)
 
     # The checkpoint first: an epoch reported as done is an epoch that can be resumed.
     callbacks = [] if checkpoints is None else [CheckpointCallback(checkpoints, earlier_history)]
-    callbacks.append(ProgressCallback(options["epochs"], on_progress))
-    if options.get("patience"):
+    callbacks.append(ProgressCallback(options.epochs, on_progress))
+    if options.patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=options["patience"], restore_best_weights=True
+                monitor="val_loss", patience=options.patience, restore_best_weights=True
             )
         )
     started = time.perf_counter()
@@ -80,8 +87,8 @@ def _fit_and_evaluate(
         x_train,
         y_train,
         initial_epoch=first_epoch,
-        epochs=options["epochs"],
-        batch_size=options["batch_size"],
+        epochs=options.epochs,
+        batch_size=options.batch_size,
         validation_data=(pixels[validation], targets[validation]),
         callbacks=callbacks,
         verbose=0,
@@ -89,10 +96,10 @@ def _fit_and_evaluate(
     train_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    metrics = _evaluate(model, x_train, y_train, x_test, y_test, options["batch_size"])
+    metrics = _evaluate(model, x_train, y_train, x_test, y_test, options.batch_size)
     evaluate_seconds = time.perf_counter() - started
 
-    save_model(model, output_dir, labels, options)
+    save_model(model, output_dir, options)
     per_epoch = earlier_history + _history_per_epoch(history.history)
     metrics.update(
         {
@@ -113,22 +120,22 @@ def _fit_and_evaluate(
     return metrics
 
 
-def mixed_precision_in_use(options) -> bool:
+def mixed_precision_in_use(options, gpu_present: bool | None = None) -> bool:
     """Asked for, and possible: float16 compute pays off on GPUs only."""
-    wanted = options.get("mixed_precision", False) and options["model"] == "cnn"
-    return bool(wanted and options.get("device", "auto") != "cpu" and has_gpu())
+    if gpu_present is None:
+        gpu_present = has_gpu()
+    wanted = options.mixed_precision and options.model == "cnn"
+    return bool(wanted and options.device != "cpu" and gpu_present)
 
 
-def _new_model(options, input_shape, labels, parts):
-    model = make_model(options["model"], input_shape, len(labels), mixed_precision_in_use(options))
-    steps_per_epoch = -(-len(parts["train"]) // options["batch_size"])
+def _new_model(options, input_shape, parts):
+    classes = len(options.labels)
+    model = make_model(options.model, input_shape, classes, mixed_precision_in_use(options))
+    steps_per_epoch = -(-len(parts["train"]) // options.batch_size)
     optimizer = make_optimizer(
-        options["optimizer"],
-        options.get("learning_rate"),
-        options.get("schedule", "constant"),
-        steps_per_epoch * options["epochs"],
+        options.optimizer, options.learning_rate, options.schedule, steps_per_epoch * options.epochs
     )
-    compile_model(model, optimizer, len(labels))
+    compile_model(model, optimizer, classes)
     return model, 0, []
 
 
@@ -138,12 +145,12 @@ def split_parts(paths, label_indices, options) -> dict:
     The held-out ``test`` part is the same with or without early stopping; the
     validation part comes out of the training part.
     """
-    train, test = stratified_split(paths, label_indices, options["test_size"], options["seed"])
-    if not options.get("patience"):
+    train, test = stratified_split(paths, label_indices, options.test_size, options.seed)
+    if not options.patience:
         return {"train": train, "test": test}
     train_paths = [paths[index] for index in train]
     kept, validation = stratified_split(
-        train_paths, label_indices[train], options.get("validation_size", 0.1), options["seed"]
+        train_paths, label_indices[train], options.validation_size, options.seed
     )
     return {"train": train[kept], "validation": train[validation], "test": test}
 
@@ -156,14 +163,14 @@ def best_epoch(per_epoch: list[dict]) -> int | None:
     return int(np.argmin(losses)) + 1
 
 
-def save_model(model, output_dir: str, labels: list[str], options: dict) -> None:
+def save_model(model, output_dir: str, options) -> None:
     """``model.keras`` and ``model.h5``, each carrying its labels and image size."""
     metadata = {
-        "labels": labels,
+        "labels": list(options.labels),
         "image_size": int(model.input_shape[1]),
-        "model": options["model"],
-        "optimizer": options["optimizer"],
-        "seed": options["seed"],
+        "model": options.model,
+        "optimizer": options.optimizer,
+        "seed": options.seed,
     }
     for name in ("model.keras", "model.h5"):
         path = os.path.join(output_dir, name)

@@ -3,82 +3,80 @@
 import json
 import sys
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 from client import collect, plots
-from client.job_record import listing_summary
-from client.options import UsageError, image_size, training_options
-from client.progress import JobProgress
-from client.session import connect, new_job_id
-from client.train_command import collect_training
+from client.commands.common import (
+    require_standing_cluster_for_detach,
+    training_options,
+)
+from client.flow import run_job
+from client.session import new_job_id
 from jobs import compare as compare_job
-from jobs import waiting
+from jobs.records import DataPart, JobRecord, listing_summary
 from shared.listing import list_labelled_images, plan_shards, require_trainable
-from shared.shard_builder import mark_cached
 
 
 def plan_runs(args, labels: list[str]) -> list[dict]:
     """One run per optimizer, or per optimizer and learning rate with a grid."""
     optimizers = list(dict.fromkeys(args.optimizers))
     rates = list(dict.fromkeys(args.learning_rates or [None]))
-    if any(rate is not None and rate <= 0 for rate in rates):
-        raise UsageError(f"learning rates must be positive, received {args.learning_rates}")
     runs = []
     for optimizer in optimizers:
         for rate in rates:
             options = training_options(args, labels, optimizer, rate)
-            name = compare_job.run_name(optimizer, options["learning_rate"], len(rates) > 1)
-            runs.append({"name": name, "options": options})
+            name = compare_job.run_name(optimizer, options.learning_rate, len(rates) > 1)
+            runs.append({"name": name, "options": options.to_json()})
     return runs
 
 
 def run_compare(args) -> int:
+    require_standing_cluster_for_detach(args)
     started = time.perf_counter()
     listing = list_labelled_images(args.data)
     require_trainable(listing)
-    shards = plan_shards(listing, args.shard_size, image_size(args))
     runs = plan_runs(args, listing.labels)
+    image_size = runs[0]["options"]["image_size"]
+    shards = plan_shards(listing, args.shard_size, image_size)
     job_id = new_job_id()
-    out_dir = Path(args.out or Path("runs") / job_id)
+    root = args.worker_data_dir or str(listing.root)
+    record = JobRecord(
+        job_id, "compare", [DataPart("train", root, listing_summary(listing), shards)], runs=runs
+    )
     print(
         f"job {job_id}: {len(listing.files)} images in {len(shards)} shards,"
         f" {len(runs)} runs: {', '.join(run['name'] for run in runs)}",
         file=sys.stderr,
     )
-    with ExitStack() as stack:
-        session = connect(args, job_id, out_dir / "logs", stack, {}, [listing.root])
-        task_ids = [waiting.decode_task_id(job_id, shard["index"]) for shard in shards]
-        task_ids += [compare_job.run_task_id(job_id, run["name"]) for run in runs]
-        session.forget_on_exit(stack, task_ids)
-        progress = JobProgress()
-        stack.callback(progress.close)
-        root = args.worker_data_dir or str(listing.root)
-        mark_cached(session.store, shards)
-        compare_job.build_canvas(session.app, job_id, root, shards, runs).apply_async()
-        summaries = waiting.wait_for_decode(
-            session.app, job_id, shards, progress.decode, session.watch
-        )
-        results = {
-            run["name"]: session.app.AsyncResult(compare_job.run_task_id(job_id, run["name"]))
-            for run in runs
-        }
-        outcomes = waiting.wait_for_tasks(
-            results, progress.run_state, progress.run_progress, session.watch
-        )
-        progress.close()
-        table = [
-            _collect_run(
-                session.store, job_id, run, outcomes[run["name"]], listing, summaries, out_dir
-            )
-            for run in runs
-        ]
-    _write_comparison(table, out_dir, job_id)
-    _print_table(table, out_dir, time.perf_counter() - started)
+    timings = {"list_s": time.perf_counter() - started}
+    return run_job(args, record, sys.modules[__name__], timings, started)
+
+
+def output_path(out, job_id: str) -> Path:
+    return Path(out or Path("runs") / job_id)
+
+
+def log_dir(args, out: Path, job_id: str) -> Path:
+    return out / "logs"
+
+
+def collect_results(session, record, followed, out: Path, timings: dict, started: float) -> dict:
+    summaries = followed.summaries["train"]
+    table = [
+        _collect_run(session.store, record, run, followed.outcomes[run["name"]], summaries, out)
+        for run in record.runs
+    ]
+    _write_comparison(table, out, record.job_id)
+    return {"table": table, "seconds": time.perf_counter() - started}
+
+
+def report(collected: dict, out: Path) -> int:
+    table = collected["table"]
+    _print_table(table, out, collected["seconds"])
     return 0 if all(row["state"] == "succeeded" for row in table) else 1
 
 
-def _collect_run(store, job_id, run, outcome, listing, summaries, out_dir) -> dict:
+def _collect_run(store, record, run, outcome, summaries, out_dir) -> dict:
     options = run["options"]
     row = {"name": run["name"], "optimizer": options["optimizer"]}
     row["learning_rate"] = options["learning_rate"]
@@ -86,10 +84,8 @@ def _collect_run(store, job_id, run, outcome, listing, summaries, out_dir) -> di
         return row | {"state": "failed", "error": outcome["error"]}
     result = outcome["result"]
     run_dir = out_dir / run["name"]
-    run_id = compare_job.run_job_id(job_id, run["name"])
-    metrics = collect_training(
-        store, run_id, options, listing_summary(listing), summaries, result, run_dir
-    )
+    run_id = compare_job.run_job_id(record.job_id, run["name"])
+    metrics = collect.collect_training(store, run_id, record, options, summaries, result, run_dir)
     metrics["timings"] = result["metrics"]["timings"]
     collect.save_metrics(metrics, run_dir)
     return row | {

@@ -1,15 +1,18 @@
-"""Model builders. Keras is imported inside the functions: the client and the
-CPU workers import this module's names without paying for TensorFlow."""
+"""Model builders and optimizers (GPU side).
 
-OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adam")
-DEFAULT_LEARNING_RATES = {"sgd": 0.01, "rmsprop": 0.001, "adagrad": 0.01, "adam": 0.001}
-MODELS = ("mlp", "cnn")
-# What each model trains best with when the user does not say.
-MODEL_DEFAULTS = {
-    "mlp": {"optimizer": "sgd", "image_size": 32, "epochs": 20, "schedule": "constant"},
-    "cnn": {"optimizer": "adam", "image_size": 64, "epochs": 25, "schedule": "cosine"},
-}
-SCHEDULES = ("constant", "cosine")
+Keras is imported inside the functions, so importing this module is cheap;
+the names the client needs (models, optimizers, defaults) live in
+``shared.options``.
+"""
+
+from shared.options import (
+    DEFAULT_LEARNING_RATES,
+    MODELS,
+    OPTIMIZERS,
+    SCHEDULES,
+    check_learning_rate,
+)
+
 CNN_FILTERS = (32, 64, 128, 256)
 
 
@@ -99,8 +102,7 @@ def make_optimizer(
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES[name]
-    if learning_rate <= 0:
-        raise ValueError(f"learning rate must be positive, received {learning_rate}")
+    check_learning_rate(learning_rate)
     if schedule == "cosine":
         if not total_steps or total_steps < 1:
             raise ValueError(f"a cosine schedule needs total_steps >= 1, received {total_steps}")

@@ -1,0 +1,109 @@
+"""Job control on a cluster: ``status``, ``jobs``, ``fetch``, ``cancel`` and ``resume``.
+
+They work alike for every kind of job (train, compare, predict): each reads
+the job's record from Redis and reuses the submit-and-follow flow.
+"""
+
+import sys
+import time
+from contextlib import ExitStack
+
+from client import flow
+from client.commands import collector_for
+from client.commands.common import require_standing_cluster
+from client.follow import release_results
+from client.job_status import job_status
+from client.session import connect
+from jobs import kinds
+from jobs.records import load_record, recent_job_ids
+from shared import settings
+from shared.job_state import JobState
+
+
+def _control_session(args, stack):
+    require_standing_cluster(args)
+    return connect(args, "control", None, stack)
+
+
+def run_status(args) -> int:
+    with ExitStack() as stack:
+        session = _control_session(args, stack)
+        record = load_record(session.store.redis, args.job_id)
+        status = job_status(session, record)
+        release_results(session.app, kinds.all_task_ids(record))
+    for name, value in status.items():
+        print(f"{name}: {round(value) if name == 'age_s' else value}")
+    return 0
+
+
+def run_jobs(args) -> int:
+    with ExitStack() as stack:
+        session = _control_session(args, stack)
+        rows = []
+        for job_id in recent_job_ids(session.store.redis, args.limit):
+            try:
+                record = load_record(session.store.redis, job_id)
+            except LookupError:
+                continue  # expired
+            rows.append(job_status(session, record))
+            release_results(session.app, kinds.all_task_ids(record))
+    print(f"{'job':<24} {'kind':<8} {'state':<12} {'result':>10} {'age':>6}  detail")
+    for row in rows:
+        print(
+            f"{row['job_id']:<24} {row['kind']:<8} {row['phase']:<12} {row.get('result', '-'):>10}"
+            f" {_age(row['age_s']):>6}  {row.get('detail', '')}".rstrip()
+        )
+    return 0
+
+
+def run_fetch(args) -> int:
+    """Follow a job to its end (without sending anything) and collect its results."""
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        session = _control_session(args, stack)
+        record = load_record(session.store.redis, args.job_id)
+        collector = collector_for(record.kind)
+        out = collector.output_path(args.out, record.job_id)
+        timings = {}
+        followed = flow.follow(session, stack, record, timings)
+        collected = collector.collect_results(session, record, followed, out, timings, started)
+    return collector.report(collected, out)
+
+
+def run_cancel(args) -> int:
+    with ExitStack() as stack:
+        session = _control_session(args, stack)
+        record = load_record(session.store.redis, args.job_id)
+        for job_id in kinds.state_ids(record):
+            JobState(session.store.redis, job_id, settings.artifact_ttl_seconds()).cancel()
+        # Queued tasks never start; a running training stops within a second.
+        session.app.control.revoke(kinds.all_task_ids(record))
+    print(f"job {args.job_id}: cancelled", file=sys.stderr)
+    return 0
+
+
+def run_resume(args) -> int:
+    """Send an interrupted job's tasks again; it goes on from its shards and checkpoints."""
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        session = connect(args, args.job_id, None, stack)
+        record = load_record(session.store.redis, args.job_id)
+        collector = collector_for(record.kind)
+        out = collector.output_path(args.out, record.job_id)
+        session.start_workers(flow.data_roots(record))
+        timings = dict(session.timings)
+        for job_id in kinds.state_ids(record):  # a cancelled job resumed runs again
+            JobState(session.store.redis, job_id, settings.artifact_ttl_seconds()).uncancel()
+        print(f"job {args.job_id}: resuming", file=sys.stderr)
+        flow.submit(session, record)
+        followed = flow.follow(session, stack, record, timings)
+        collected = collector.collect_results(session, record, followed, out, timings, started)
+    return collector.report(collected, out)
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"

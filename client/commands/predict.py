@@ -1,0 +1,82 @@
+"""``submit.py predict``: classify a folder of images with a trained model."""
+
+import sys
+import time
+from pathlib import Path
+
+from client import predictions
+from client.commands.common import require_images, require_standing_cluster_for_detach
+from client.flow import run_job
+from client.session import new_job_id
+from jobs.records import DataPart, JobRecord, listing_summary
+from shared import settings
+from shared.listing import list_images, plan_shards
+from shared.model_metadata import is_hdf5, read_metadata
+from shared.options import PredictOptions
+
+
+def run_predict(args) -> int:
+    require_standing_cluster_for_detach(args)
+    started = time.perf_counter()
+    record, model_bytes = plan_predict(args)
+    timings = {"list_s": time.perf_counter() - started}
+
+    def put_model(session, record):
+        """The model goes to Redis, where the ``gpu`` worker reads it."""
+        name = record.prediction["model_name"]
+        record.prediction["model_key"] = session.store.put_artifact(
+            record.job_id, name, model_bytes
+        )
+
+    return run_job(args, record, sys.modules[__name__], timings, started, prepare=put_model)
+
+
+def plan_predict(args) -> tuple[JobRecord, bytes]:
+    metadata = read_metadata(args.model)
+    listing = list_images(args.data)
+    require_images(listing)
+    shards = plan_shards(listing, args.shard_size, metadata["image_size"])
+    job_id = new_job_id()
+    options = PredictOptions(tuple(metadata["labels"]), metadata["image_size"], args.batch_size)
+    name = "input-model.h5" if is_hdf5(args.model) else "input-model.keras"
+    root = args.worker_data_dir or str(listing.root)
+    record = JobRecord(
+        job_id,
+        "predict",
+        [DataPart("predict", root, listing_summary(listing), shards)],
+        prediction={"model_name": name, "options": options.to_json()},
+    )
+    print(
+        f"job {job_id}: {len(listing.files)} images in {len(shards)} shards,"
+        f" model {args.model} ({', '.join(metadata['labels'])}, {metadata['image_size']} px)",
+        file=sys.stderr,
+    )
+    return record, Path(args.model).read_bytes()
+
+
+def output_path(out, job_id: str) -> Path:
+    """``--out`` names the CSV; a folder (``fetch --out DIR``) gets ``predictions.csv``."""
+    if out is None:
+        return Path("runs") / job_id / "predictions.csv"
+    out = Path(out)
+    return out if out.suffix.lower() == ".csv" else out / "predictions.csv"
+
+
+def log_dir(args, out: Path, job_id: str) -> Path:
+    """Logs of a local cluster's processes: beside its shard cache."""
+    cache_dir = Path(args.cache_dir) if getattr(args, "cache_dir", None) else None
+    return (cache_dir or settings.default_cache_dir()) / "logs" / job_id
+
+
+def collect_results(session, record, followed, out: Path, timings: dict, started: float) -> dict:
+    result = followed.outcomes["prediction"]["result"]
+    options = record.prediction["options"]
+    summary = predictions.save_predictions(
+        session.store, result, record.part("predict").listing, options["labels"], out
+    )
+    return summary | {"seconds": time.perf_counter() - started}
+
+
+def report(collected: dict, out: Path) -> int:
+    predictions.print_summary(collected, out, collected["seconds"])
+    return 0

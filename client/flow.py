@@ -1,0 +1,155 @@
+"""One submit-and-follow flow for every job kind: train, compare and predict.
+
+``submit`` sends a job (checking the shard cache first, uploading files when
+the workers cannot see them, saving the job's record); ``follow`` waits for
+its decoding and then its long tasks, with progress; each kind's command
+module collects the results into the output folder. ``status``, ``fetch``,
+``cancel`` and ``resume`` reuse the same pieces on a record read back from
+Redis.
+"""
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from client import follow as following
+from client.follow import JobFailed
+from client.progress import JobProgress
+from client.upload import upload_missing_shards
+from jobs import kinds
+from jobs.records import save_record
+from shared.shard_builder import mark_cached
+
+
+@dataclass
+class Followed:
+    """What following a job found: decode summaries per part, and each long task's outcome."""
+
+    summaries: dict  # {part role: [shard summary, ...]}
+    outcomes: dict  # {task name: {"state": "SUCCESS", "result": ...} or FAILURE + "error"}
+
+
+def data_roots(record) -> list[str]:
+    """The folders the job's workers read (a local cluster's CATDOG_DATA_ROOT)."""
+    return [part.listing["root"] for part in record.parts]
+
+
+def submit(session, record, upload: bool = False) -> None:
+    """Send the job's tasks (again, for ``resume``: they are idempotent).
+
+    Shards already in the cache get no decode task; the record is saved with
+    that knowledge, so ``status`` and ``fetch`` never wait for tasks that were
+    not sent. Earlier states of the same task ids (``resume``) are forgotten
+    first, so an old failure is not reported as the new outcome.
+    """
+    for task_id in kinds.all_task_ids(record):
+        session.app.AsyncResult(task_id).forget()
+    mark_cached(session.store, record.shards)
+    record.upload = record.upload or upload
+    if record.upload:
+        _upload(session, record)
+    save_record(session.store, record)
+    kinds.build_canvas(session.app, record).apply_async()
+
+
+def _upload(session, record) -> None:
+    """Put the raw bytes of every uncached shard in Redis (``--upload``)."""
+    progress = JobProgress()
+    for part in record.parts:
+        shards = [shard for shard in part.shards if "cached" not in shard]
+        root = Path(part.listing["root"])
+        count = upload_missing_shards(session.store, root, shards, progress.uploaded)
+        print(f"uploaded {count} of {len(part.shards)} shards from {root}", file=sys.stderr)
+    progress.close()
+
+
+def follow(session, stack, record, timings: dict) -> Followed:
+    """Wait for the job's decoding, then for its long tasks; progress on stderr.
+
+    Workers that cannot see the data folder make the client upload the
+    files and send the job again, once.
+    """
+    session.forget_on_exit(stack, kinds.all_task_ids(record))
+    try:
+        return _follow(session, stack, record, timings)
+    except JobFailed as failure:
+        if "DataFolderMissing" not in str(failure) or record.upload:
+            raise
+        print(f"{str(failure).split(': ', 2)[-1]}: uploading", file=sys.stderr)
+        _settle(session, record)
+        submit(session, record, upload=True)
+        return _follow(session, stack, record, timings)
+
+
+def _follow(session, stack, record, timings) -> Followed:
+    progress = JobProgress(several_runs=record.kind == "compare")
+    stack.callback(progress.close)
+    started = time.perf_counter()
+    decoded = following.wait_for_decode(
+        session.app, record.job_id, record.shards, progress.decode, session.watch
+    )
+    timings["decode_s"] = time.perf_counter() - started
+    summaries, offset = {}, 0
+    for part in record.parts:
+        summaries[part.role] = decoded[offset : offset + len(part.shards)]
+        offset += len(part.shards)
+    tasks = kinds.followed_tasks(record)
+    if record.kind == "compare":  # runs train side by side; one failing fails alone
+        results = {name: session.app.AsyncResult(task_id) for name, task_id in tasks.items()}
+        outcomes = following.wait_for_tasks(
+            results, progress.task_state, progress.task_progress, session.watch
+        )
+    else:  # a chain: a task that failed means the next one never starts
+        outcomes = {}
+        for name, task_id in tasks.items():
+            results = {name: session.app.AsyncResult(task_id)}
+            outcomes |= following.wait_for_tasks(
+                results, progress.task_state, progress.task_progress, session.watch
+            )
+            if outcomes[name]["state"] != "SUCCESS":
+                raise JobFailed(f"{name} failed: {outcomes[name]['error']}")
+    progress.close()
+    return Followed(summaries, outcomes)
+
+
+def _settle(session, record, timeout_s: float = 30.0) -> None:
+    """Wait until a failed attempt's last task has failed too, so resending is clean."""
+    last = list(kinds.followed_tasks(record).values())[-1]
+    result = session.app.AsyncResult(last)
+    deadline = time.monotonic() + timeout_s
+    while result.state not in ("FAILURE", "SUCCESS") and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def print_detached(job_id: str) -> None:
+    print(f"job {job_id} submitted")
+    print(f"  python submit.py status {job_id}      # phase and progress")
+    print(f"  python submit.py fetch {job_id} --out runs/{job_id}   # results, once done")
+
+
+def run_job(args, record, collector, timings: dict, started: float, prepare=None) -> int:
+    """Submit a new job and, unless ``--detach``, follow it and collect its results.
+
+    ``collector`` is the kind's command module: ``output_path(out, job_id)``,
+    ``log_dir(args, out, job_id)``, ``collect_results(...)`` and ``report(...)``;
+    ``prepare(session, record)`` runs once connected, before the job is sent.
+    """
+    from contextlib import ExitStack
+
+    from client.session import connect
+
+    out = collector.output_path(args.out, record.job_id)
+    with ExitStack() as stack:
+        session = connect(args, record.job_id, collector.log_dir(args, out, record.job_id), stack)
+        session.start_workers(data_roots(record))
+        timings |= session.timings
+        if prepare is not None:
+            prepare(session, record)
+        submit(session, record, upload=getattr(args, "upload", False))
+        if getattr(args, "detach", False):
+            print_detached(record.job_id)
+            return 0
+        followed = follow(session, stack, record, timings)
+        collected = collector.collect_results(session, record, followed, out, timings, started)
+    return collector.report(collected, out)

@@ -1,0 +1,95 @@
+"""What a submitted job was asked to do, kept in Redis so any client can follow it.
+
+``submit.py status``, ``fetch``, ``cancel`` and ``resume`` read the record
+back: ``resume`` sends the same tasks again under the same job id, so
+decoding reuses the cached shards and training goes on from its checkpoint.
+"""
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+JOBS_KEY = "catdog:jobs"  # sorted set: job id -> submission time
+KINDS = ("train", "compare", "predict")
+
+
+class JobNotFound(LookupError):
+    """No record of that job id in this cluster's Redis (wrong id, or expired)."""
+
+
+@dataclass
+class DataPart:
+    """One folder of the job: its files as listed by the client, cut into shards."""
+
+    role: str  # "train" (labelled images) or "predict"
+    data_root: str  # where the workers read it (--worker-data-dir)
+    listing: dict  # {"root": client-side folder, "total", "rejected", "layout"}
+    shards: list[dict]
+
+    @property
+    def image_count(self) -> int:
+        return sum(len(shard["paths"]) for shard in self.shards)
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    kind: str
+    parts: list[DataPart]
+    options: dict | None = None  # TrainingOptions as JSON (train)
+    runs: list[dict] = field(default_factory=list)  # compare: [{"name", "options"}]
+    prediction: dict | None = None  # {"model_key", "options": PredictOptions as JSON}
+    upload: bool = False  # the workers get the files' bytes through Redis
+    created: float = field(default_factory=time.time)
+
+    def part(self, role: str) -> DataPart | None:
+        return next((part for part in self.parts if part.role == role), None)
+
+    @property
+    def shards(self) -> list[dict]:
+        return [shard for part in self.parts for shard in part.shards]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text) -> "JobRecord":
+        data = json.loads(text)
+        data["parts"] = [DataPart(**part) for part in data["parts"]]
+        return cls(**data)
+
+
+def record_key(job_id: str) -> str:
+    return f"catdog:job:{job_id}:record"
+
+
+def save_record(store, record: JobRecord) -> None:
+    pipeline = store.redis.pipeline(transaction=True)
+    pipeline.set(record_key(record.job_id), record.to_json(), ex=store.artifact_ttl_seconds)
+    pipeline.zadd(JOBS_KEY, {record.job_id: record.created})
+    # Forget ids whose records have expired.
+    pipeline.zremrangebyscore(JOBS_KEY, 0, time.time() - store.artifact_ttl_seconds)
+    pipeline.execute()
+
+
+def load_record(redis_client, job_id: str) -> JobRecord:
+    stored = redis_client.get(record_key(job_id))
+    if stored is None:
+        raise JobNotFound(
+            f"no job {job_id} in this cluster (records expire after CATDOG_ARTIFACT_TTL_HOURS);"
+            " use the same --broker, or the same --cache-dir for a local cluster"
+        )
+    return JobRecord.from_json(stored)
+
+
+def recent_job_ids(redis_client, count: int) -> list[str]:
+    return [job_id.decode() for job_id in redis_client.zrevrange(JOBS_KEY, 0, count - 1)]
+
+
+def listing_summary(listing) -> dict:
+    return {
+        "root": str(listing.root),
+        "total": listing.total,
+        "rejected": listing.rejected,
+        "layout": getattr(listing, "layout", "names"),
+    }
