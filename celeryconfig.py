@@ -22,6 +22,8 @@ task_reject_on_worker_lost = True
 # Tasks are long (a shard, a training run): take one at a time, leave the
 # rest in the queue for other workers.
 worker_prefetch_multiplier = 1
+# The gpu worker's pool process imports TensorFlow before it reports ready.
+worker_proc_alive_timeout = 120
 
 broker_transport_options = {
     # Unacknowledged tasks come back after this: longer than any training run.
@@ -37,6 +39,12 @@ task_publish_retry_policy = {
 }
 redis_socket_connect_timeout = 10
 redis_backend_health_check_interval = 30
+# Task states and results ride out a Redis restart (a minute or so) instead of
+# failing the task that reports them; a client's follow loop bounds its own wait.
+result_backend_always_retry = True
+result_backend_max_retries = 12
+result_backend_base_sleep_between_retries_ms = 250
+result_backend_max_sleep_between_retries_ms = 10_000
 
 result_expires = settings.artifact_ttl_seconds()
 result_extended = True  # task name, args and worker in results: Flower shows them

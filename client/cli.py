@@ -1,6 +1,7 @@
 """Command line of ``submit.py``: parse, run, and turn known failures into one line."""
 
 import argparse
+import signal
 import sys
 
 from shared.options import (
@@ -206,6 +207,10 @@ def main(argv=None) -> int:
     from shared.model_metadata import ModelFileError
 
     args = build_parser().parse_args(argv)
+    # SIGTERM and SIGHUP stop a command as Ctrl-C does: local processes stop,
+    # nothing half-written stays, and `resume` goes on from where it was.
+    for signal_number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signal_number, _interrupt)
     try:
         return _run(args)
     except (DataError, ModelFileError, UsageError, JobNotFound) as error:
@@ -215,8 +220,30 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("\ninterrupted: the job's local processes were stopped", file=sys.stderr)
+        print(f"\ninterrupted: {_what_goes_on(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _what_goes_on(args) -> str:
+    from client.session import broker_given
+
+    if args.command in ("status", "jobs", "cancel"):
+        return "nothing changed"
+    if args.command == "cluster":
+        return "the cluster stopped"
+    if broker_given(args):
+        return (
+            "this client stopped following; the job goes on on the cluster"
+            " (`submit.py jobs` lists it, `fetch` follows it again, `cancel` stops it)"
+        )
+    return (
+        "the local cluster stopped; `submit.py resume <job id>` (with the same --cache-dir)"
+        " goes on from where the job was"
+    )
+
+
+def _interrupt(signal_number, frame):
+    raise KeyboardInterrupt(signal.Signals(signal_number).name)
 
 
 def _run(args) -> int:

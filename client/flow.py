@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client import follow as following
-from client.follow import JobFailed
+from client.follow import JobFailed, release_results
 from client.progress import JobProgress
 from client.upload import upload_missing_shards
 from jobs import kinds
 from jobs.records import save_record
 from shared.shard_builder import mark_cached
+from shared.shards import UPLOADS_GONE
 
 
 @dataclass
@@ -51,6 +52,9 @@ def submit(session, record, upload: bool = False) -> None:
         _upload(session, record)
     save_record(session.store, record)
     kinds.build_canvas(session.app, record).apply_async()
+    # The client polls task states; it needs none of the result subscriptions
+    # that sending made (left open, they talk to Redis at interpreter exit).
+    release_results(session.app, kinds.all_task_ids(record))
 
 
 def _upload(session, record) -> None:
@@ -74,12 +78,19 @@ def follow(session, stack, record, timings: dict) -> Followed:
     try:
         return _follow(session, stack, record, timings)
     except JobFailed as failure:
-        if "DataFolderMissing" not in str(failure) or record.upload:
+        if not _upload_would_help(record, str(failure)):
             raise
         print(f"{str(failure).split(': ', 2)[-1]}: uploading", file=sys.stderr)
         _settle(session, record)
         submit(session, record, upload=True)
         return _follow(session, stack, record, timings)
+
+
+def _upload_would_help(record, failure: str) -> bool:
+    """Workers that cannot see the files, or uploaded files that Redis lost."""
+    if "DataFolderMissing" in failure and not record.upload:
+        return True
+    return record.upload and UPLOADS_GONE in failure
 
 
 def _follow(session, stack, record, timings) -> Followed:
@@ -98,15 +109,17 @@ def _follow(session, stack, record, timings) -> Followed:
     if record.kind == "compare":  # runs train side by side; one failing fails alone
         results = {name: session.app.AsyncResult(task_id) for name, task_id in tasks.items()}
         outcomes = following.wait_for_tasks(
-            results, progress.task_state, progress.task_progress, session.watch
-        )
+            results, progress.task_state, progress.task_progress, session.watch,
+            job_id=record.job_id,
+        )  # fmt: skip
     else:  # a chain: a task that failed means the next one never starts
         outcomes = {}
         for name, task_id in tasks.items():
             results = {name: session.app.AsyncResult(task_id)}
             outcomes |= following.wait_for_tasks(
-                results, progress.task_state, progress.task_progress, session.watch
-            )
+                results, progress.task_state, progress.task_progress, session.watch,
+                job_id=record.job_id,
+            )  # fmt: skip
             if outcomes[name]["state"] != "SUCCESS":
                 raise JobFailed(f"{name} failed: {outcomes[name]['error']}")
     progress.close()

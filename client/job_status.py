@@ -67,14 +67,15 @@ def _phase(session, record, decode_states: dict, all_decoded: bool) -> tuple[str
                 progress = f"epoch {info.get('epoch')}/{info.get('epochs')}"
             else:
                 progress = f"{info.get('done')}/{info.get('total')} images"
-            return RUNNING_STATES[state], (name if len(states) > 1 else "") + " " + progress
+            return RUNNING_STATES[state], (f"{name} " if len(states) > 1 else "") + progress
         if state not in ("PENDING", "SUCCESS"):
             return state.lower(), name
     if not all_decoded:
         if any(state != "PENDING" for state in decode_states.values()):
             return "decoding", ""
-        return "queued", session.describe_queue("cpu")
-    return "queued", session.describe_queue("gpu")
+        return "queued", session.describe_queue("cpu", list(decode_states))
+    pending = [task.id for name, task in tasks.items() if states[name] == "PENDING"]
+    return "queued", session.describe_queue("gpu", pending)
 
 
 def _result(session, record) -> str:

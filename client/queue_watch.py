@@ -1,57 +1,110 @@
-"""Notice a queue that no worker consumes, instead of waiting forever."""
+"""Busy is not missing: what a waiting job waits for, and when to give up.
 
+The workers' registry (``shared.registry``) says which workers are alive,
+which queues they consume and which jobs they run; a busy worker is listed
+like an idle one, because its heartbeat thread keeps beating while it works.
+So a job behind a long training waits as long as it takes and says why
+(``queued: gpu busy with job X (1 ahead)``); ``--wait-timeout`` applies only
+when no live worker consumes the queue at all.
+"""
+
+import json
 import time
 
 from client.follow import JobFailed
+from shared import registry
+from workers import worker_command
+
+QUEUE_SCAN_LIMIT = 1000  # messages read to find a task's place in a long queue
 
 
 class QueueWatch:
-    """Notices a queue that no worker consumes, instead of waiting forever.
+    """Called on every poll of a job: ``watch(queue, pending_task_ids)``.
 
-    While a task stays PENDING, the workers are asked (at most every few
-    seconds) which queues they consume. Busy workers are fine; no worker on
-    the queue for ``wait_timeout_s`` raises JobFailed naming the queue.
+    ``broker`` is a Redis client of the broker; ``note(line)`` hears what the
+    job waits for whenever that changes. Raises JobFailed once no live worker
+    has consumed ``queue`` for ``wait_timeout_s`` (None: wait without bound,
+    for a local cluster whose workers ``also`` checks).
     """
 
-    def __init__(self, app, wait_timeout_s: float, interval_s: float = 5.0, stream=None):
-        self.app = app
+    def __init__(self, broker, wait_timeout_s, note=None, also=None, interval_s=2.0, clock=None):
+        self.broker = broker
         self.wait_timeout_s = wait_timeout_s
+        self.note = note or (lambda line: None)
+        self.also = also or (lambda: None)
         self.interval_s = interval_s
-        self.stream = stream
+        self.clock = clock or time.monotonic
         self.unconsumed_since = {}
-        self.last_asked = {}
+        self.last_checked = {}
+        self.last_note = None
 
-    def __call__(self, queue=None, pending=False) -> None:
-        if queue is None or not pending:
+    def __call__(self, queue: str, pending: list[str]) -> None:
+        self.also()
+        if not pending:
             self.unconsumed_since.pop(queue, None)
             return
-        now = time.monotonic()
-        if now - self.last_asked.get(queue, 0.0) < self.interval_s:
+        now = self.clock()
+        if now - self.last_checked.get(queue, -self.interval_s) < self.interval_s:
             return
-        self.last_asked[queue] = now
-        if self.consumers(queue):
+        self.last_checked[queue] = now
+        workers = registry.consumers(registry.live_workers(self.broker), queue)
+        if workers:
             self.unconsumed_since.pop(queue, None)
+            self._say(self.describe(queue, pending, workers))
             return
         since = self.unconsumed_since.setdefault(queue, now)
-        if since == now and self.stream is not None:
-            print(
-                f"no worker consumes queue {queue!r} yet; waiting up to"
-                f" {self.wait_timeout_s:.0f}s (--wait-timeout)",
-                file=self.stream,
-                flush=True,
-            )
+        if self.wait_timeout_s is None:
+            self._say(f"queued: no live worker consumes queue {queue!r} yet")
+            return
         if now - since >= self.wait_timeout_s:
             raise JobFailed(
                 f"no worker consumes queue {queue!r} (waited {now - since:.0f}s); start one with"
-                f" `celery -A workers.app worker -Q {queue}"
-                + (" --pool solo -c 1`" if queue == "gpu" else "`")
-                + "; the job stays queued and runs when a worker comes"
+                f" `{' '.join(worker_command(queue))}`; the job stays queued and runs when a"
+                " worker comes"
             )
+        self._say(
+            f"queued: no live worker consumes queue {queue!r} yet; waiting up to"
+            f" {self.wait_timeout_s:.0f}s (--wait-timeout)"
+        )
 
-    def consumers(self, queue: str) -> list[str]:
-        replies = self.app.control.inspect(timeout=1.0).active_queues() or {}
-        return [
-            worker
-            for worker, queues in replies.items()
-            if any(entry.get("name") == queue for entry in queues or [])
-        ]
+    def describe(self, queue: str, pending=(), workers=None) -> str:
+        """``queued: gpu busy with job X (1 ahead)``, or why nothing happens on ``queue``."""
+        if workers is None:
+            workers = registry.consumers(registry.live_workers(self.broker), queue)
+        if not workers:
+            return f"queued: no live worker consumes queue {queue!r}"
+        running = [task for worker in workers for task in worker.tasks if task.get("running")]
+        jobs = sorted({task["job"] for task in running if task["id"] not in pending})
+        ahead = len([task for task in running if task["id"] not in pending])
+        ahead += queued_ahead(self.broker, queue, pending)
+        if not jobs:
+            return f"queued: {ahead} ahead on {queue}" if ahead else ""
+        return f"queued: {queue} busy with job {', '.join(jobs)} ({ahead} ahead)"
+
+    def _say(self, line: str) -> None:
+        if line != self.last_note:
+            self.last_note = line
+            if line:
+                self.note(line)
+
+
+def queued_ahead(broker, queue: str, pending) -> int:
+    """Messages in ``queue`` that workers will take before the first of ``pending``.
+
+    Kombu pushes on the left and workers pop on the right: what lies to the
+    right of our message goes first. If none of ours is in the queue (not sent
+    yet), everything in it is ahead.
+    """
+    messages = broker.lrange(queue, -QUEUE_SCAN_LIMIT, -1)
+    pending = set(pending)
+    for before_it, raw in enumerate(reversed(messages)):
+        if _task_id(raw) in pending:
+            return before_it
+    return broker.llen(queue)
+
+
+def _task_id(raw: bytes) -> str | None:
+    try:
+        return json.loads(raw)["headers"]["id"]
+    except (ValueError, KeyError, TypeError):
+        return None

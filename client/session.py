@@ -27,7 +27,7 @@ class Session:
 
     app: object
     store: object
-    watch: object  # watch(queue, pending): raises if no worker can make progress
+    watch: QueueWatch  # watch(queue, pending ids): raises if no worker can make progress
     cluster: LocalCluster | None = None  # the embedded cluster, if this client started one
     timings: dict = field(default_factory=dict)
 
@@ -49,10 +49,9 @@ class Session:
             file=sys.stderr,
         )
 
-    def describe_queue(self, queue: str) -> str:
+    def describe_queue(self, queue: str, pending=()) -> str:
         """Who is busy on ``queue`` and how much waits there, for ``status``."""
-        describe = getattr(self.watch, "describe", None)
-        return describe(queue) if describe is not None else ""
+        return self.watch.describe(queue, pending)
 
     def forget_on_exit(self, stack, task_ids: list[str]) -> None:
         stack.callback(release_results, self.app, task_ids)
@@ -87,13 +86,24 @@ def connect(args, name: str, log_dir: Path | None, stack) -> Session:
     from shared.shards import connect_store
     from workers.app import app
 
-    app.conf.update(broker_url=settings.broker_url(), result_backend=settings.result_backend_url())
+    app.conf.update(
+        broker_url=settings.broker_url(),
+        result_backend=settings.result_backend_url(),
+        # The client bounds its own wait for a Redis that went away (client.follow).
+        result_backend_max_retries=2,
+    )
+    broker_connection = app.connection_for_read()
+    stack.callback(broker_connection.release)
+    broker_client = broker_connection.default_channel.client
     if cluster is None:
         wait_timeout = getattr(args, "wait_timeout", None) or DEFAULT_WAIT_TIMEOUT_S
-        watch = QueueWatch(app, wait_timeout, stream=sys.stderr)
-    else:
-
-        def watch(queue=None, pending=False):
-            cluster.check_alive()
-
+        watch = QueueWatch(broker_client, wait_timeout, note=_note)
+    else:  # our own workers: no time-out, but stop at once if one of them died
+        watch = QueueWatch(broker_client, None, note=_note, also=cluster.check_alive)
     return Session(app, connect_store(), watch, cluster, timings)
+
+
+def _note(line: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)

@@ -12,6 +12,15 @@ import time
 import uuid
 
 WAIT_INTERVAL_S = 1.0
+# Ours: extend it. Gone: take it again. Another runner's: report it lost.
+_RENEW_SCRIPT = """
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] or not holder then
+    redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])
+    return 1
+end
+return 0
+"""
 
 
 class LockLost(RuntimeError):
@@ -84,16 +93,26 @@ class JobState:
         """Keep the lock alive from a thread, so long steps (evaluation) cannot lose it."""
         while not self._heartbeat_stop.wait(self.lock_ttl_seconds / 3):
             try:
-                self.redis.expire(self.prefix + "lock", self.lock_ttl_seconds)
-            except Exception:  # a passing Redis error: the next beat tries again
+                self.renew()
+            except Exception:  # a passing Redis error (a restart): the next beat tries again
                 pass
+
+    def renew(self) -> bool:
+        """Extend our lock, or take it again if it vanished; False if another runner has it.
+
+        A Redis that restarted without the lock key (or whose key expired while
+        it was down) must not stop the only runner: the lock is simply taken
+        again. Only a lock held by another runner's token means ours is lost.
+        """
+        return bool(self.redis.eval(_RENEW_SCRIPT, 1, self.prefix + "lock", self.token,
+                                    self.lock_ttl_seconds))  # fmt: skip
 
     def holds_lock(self) -> bool:
         return self.redis.get(self.prefix + "lock") == self.token.encode()
 
     def refresh(self) -> None:
         """Raise if another runner took the lock over (ours lapsed): stop, do not race it."""
-        if not self.holds_lock():
+        if not self.renew():
             raise LockLost(f"job {self.job_id}: lost the lock to another runner")
 
     def release(self) -> None:

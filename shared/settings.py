@@ -74,6 +74,11 @@ def max_image_pixels() -> int:
     return _whole_number_from_env("CATDOG_MAX_IMAGE_PIXELS", 89_478_485)
 
 
+def redis_outage_limit_seconds() -> float:
+    """How long a client keeps polling a Redis that does not answer before it gives up."""
+    return _float_from_env("CATDOG_REDIS_OUTAGE_LIMIT_S", 300.0)
+
+
 def default_cache_dir() -> Path:
     """Where the embedded Redis keeps its shard cache between local runs."""
     from_env = os.environ.get("CATDOG_CACHE_DIR")

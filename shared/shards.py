@@ -12,6 +12,9 @@ import struct
 import numpy as np
 
 SHARD_MAGIC = b"CDQSHRD1"
+# In the error of a task that needed uploaded files Redis no longer has: the
+# client that holds the files uploads them again (``client.flow``).
+UPLOADS_GONE = "uploaded files are gone from Redis"
 _LENGTH = struct.Struct("<I")
 
 
@@ -132,7 +135,8 @@ class ShardStore:
         fields = self.redis.hgetall(_upload_key(shard_key))
         if not fields:
             raise ShardMissing(
-                f"the uploaded files of shard {shard_key} are gone from Redis; submit again"
+                f"shard {shard_key}: its {UPLOADS_GONE}; `submit.py resume <job id>` on the"
+                " machine with the files uploads them again"
             )
         reasons = json.loads(fields.pop(_REASONS_FIELD, b"{}"))
         contents = {name.decode("utf-8", "surrogateescape"): data for name, data in fields.items()}
@@ -189,15 +193,13 @@ def assemble(blobs: list[bytes]) -> tuple[np.ndarray, list[str], list[dict]]:
 
 def connect_store(url: str | None = None):
     """A ShardStore for the configured Redis (``CATDOG_STORE_URL`` or the backend)."""
-    import redis
-
-    from shared import settings
+    from shared import redis_client, settings
 
     url = url or settings.store_url()
     if not url:
         raise RuntimeError("no Redis configured: set CELERY_BROKER_URL or CATDOG_STORE_URL")
     return ShardStore(
-        redis.Redis.from_url(url, socket_connect_timeout=10, health_check_interval=30),
+        redis_client.connect(url),
         settings.shard_ttl_seconds(),
         settings.artifact_ttl_seconds(),
     )

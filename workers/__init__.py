@@ -1,1 +1,16 @@
-"""Celery task modules: ``workers.cpu`` (decode) and ``workers.gpu`` (train)."""
+"""Celery's side: the app (``workers.app``) and the tasks of each queue.
+
+``workers.cpu`` decodes shards, ``workers.gpu`` trains and predicts;
+``workers.heartbeat`` keeps each worker's registry entry and re-queues the
+tasks of workers that died. The task bodies are thin: the work itself lives
+in ``shared/`` (decoding) and ``training/`` (the GPU side).
+"""
+
+# How each queue's worker runs. The gpu worker has one pool process, which owns
+# the GPU; its main process never imports TensorFlow and keeps answering.
+POOL_OPTIONS = {"cpu": ["-P", "prefork"], "gpu": ["-P", "prefork", "-c", "1"]}
+
+
+def worker_command(queue: str) -> list[str]:
+    """``celery -A workers.app worker -Q QUEUE ...`` as a user (or the local cluster) runs it."""
+    return ["celery", "-A", "workers.app", "worker", "-Q", queue, *POOL_OPTIONS[queue]]

@@ -2,5 +2,7 @@
 
 from celery import Celery
 
-app = Celery("catdog", include=["workers.cpu", "workers.gpu", "workers.task_log"])
+app = Celery(
+    "catdog", include=["workers.cpu", "workers.gpu", "workers.task_log", "workers.heartbeat"]
+)
 app.config_from_object("celeryconfig")

@@ -1,8 +1,11 @@
 """Tasks for the ``gpu`` queue: assemble shards, then train or predict.
 
-Run this worker as one process (``--pool solo -c 1``): TensorFlow is not
-fork-safe, and one process owns the GPU. Keras is imported lazily so that
-CPU workers, which load this module too, never import TensorFlow.
+Run this worker with one pool process (``-P prefork -c 1``): one process owns
+the GPU, and the worker's main process, which never imports TensorFlow,
+keeps answering (heartbeats, Flower, ``inspect``) while its child trains,
+and replaces a child that died (out of memory) so the task can be retried.
+Keras is imported lazily, in the pool child, so that CPU workers and every
+main process, which load this module too, never import TensorFlow.
 """
 
 import json
@@ -12,7 +15,7 @@ import time
 from pathlib import Path
 
 from celery.exceptions import Ignore
-from celery.signals import worker_init
+from celery.signals import worker_process_init
 
 from jobs.canvas import MAX_RETRIES_AFTER_CRASH
 from shared import settings
@@ -25,10 +28,14 @@ from workers.store import store
 logger = logging.getLogger(__name__)
 
 
-@worker_init.connect
-def import_tensorflow_early(sender, **_):
-    """On the GPU worker, import TensorFlow at start-up, while CPU workers decode."""
-    if "gpu" not in sender.app.amqp.queues.consume_from:
+@worker_process_init.connect
+def import_tensorflow_early(**_):
+    """In the GPU worker's pool process: import TensorFlow at start-up, while CPU workers decode.
+
+    Never in a process that forks afterwards: the pool's main process does not
+    get here, only its children.
+    """
+    if "gpu" not in app.amqp.queues.consume_from:
         return
     started = time.perf_counter()
     from training import devices, fit, prediction  # noqa: F401  (the import is the point)

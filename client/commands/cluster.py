@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from client.local_cluster import ClusterError, LocalCluster
+from client.local_cluster.redis_server import write_private
 from shared import settings
 
 
@@ -23,10 +24,18 @@ def run_cluster(args) -> int:
         cpu_concurrency=args.cpu_workers,
         data_roots=roots,
         gpu_workers=args.gpu_workers,
+        standing=True,
     )
     try:
         with cluster:
             print(f"broker: {cluster.url()}", flush=True)
+            env_file = cache_dir / "cluster.env"
+            write_private(env_file, f"CELERY_BROKER_URL={cluster.url()}\n")
+            print(
+                "  (the URL holds the password of the cluster's client user: other terminals can"
+                f" load it with `set -a; . {env_file}; set +a` instead of a command line)",
+                flush=True,
+            )
             if args.flower:
                 _start_flower(cluster, args.flower)
             print(
@@ -41,6 +50,8 @@ def run_cluster(args) -> int:
     except KeyboardInterrupt:
         print("cluster stopped", file=sys.stderr)
         return 0
+    finally:
+        (cache_dir / "cluster.env").unlink(missing_ok=True)
 
 
 def _start_flower(cluster: LocalCluster, port: int) -> None:

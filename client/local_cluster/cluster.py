@@ -1,27 +1,31 @@
-"""An embedded cluster for one machine: a private Redis server and two workers.
+"""An embedded cluster for one machine: the cache folder's Redis, workers, and Flower.
 
 Like ``ray.init()``: started when no broker is configured, stopped when the
-job ends, also on Ctrl-C or an error. Redis keeps its data (the shard cache)
-in ``cache_dir`` and saves it on stop, so the next local run reuses shards.
+job ends, also on Ctrl-C, an error, or a kill of the client. Redis belongs to
+the cache folder (``redis_server``): it keeps the shard cache, the job
+records and the checkpoints on disk, and it is shared with other local runs
+of the same folder. The workers are this cluster's own, reading only its
+data folders.
 """
 
-import ctypes
 import os
-import secrets
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-_PR_SET_PDEATHSIG = 1
+from client.local_cluster.processes import (
+    ClusterError,
+    log_tail,
+    spawn,
+    terminate_group,
+)
+from client.local_cluster.redis_server import LocalRedis
+from workers import worker_command
 
-
-class ClusterError(RuntimeError):
-    """A process of the embedded cluster failed to start or died."""
+STANDING_CLUSTER_DB = 0  # the queues of `submit.py cluster`, beside the shared store
 
 
 def find_redis_server() -> str:
@@ -45,16 +49,9 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if the client is killed, so nothing is orphaned."""
-    os.setsid()
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass  # not Linux: Ctrl-C and errors still stop the cluster
-
-
 class LocalCluster:
+    """``start_redis()``, then ``start_workers(roots)``; ``stop()`` (or a ``with`` block)."""
+
     def __init__(
         self,
         cache_dir: Path,
@@ -64,6 +61,8 @@ class LocalCluster:
         data_roots=(),
         extra_environment=None,
         gpu_workers: int = 1,
+        cpu_workers: int = 1,
+        standing: bool = False,
     ):
         self.cache_dir = Path(cache_dir)
         self.log_dir = Path(log_dir)
@@ -72,29 +71,48 @@ class LocalCluster:
         # Workers read files only under these folders (CATDOG_DATA_ROOT).
         self.data_roots = [str(Path(root).resolve()) for root in data_roots]
         self.extra_environment = dict(extra_environment or {})
-        self.port = free_loopback_port()
-        self.password = secrets.token_hex(16)
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.worker_arguments = {
-            "cpu-worker": ["-Q", "cpu", "-P", "prefork", "-c", str(self.cpu_concurrency)]
-        }
+        self.redis_server = LocalRedis(self.cache_dir)
+        self.standing = standing
+        self.processes = {}
+        self.worker_arguments = {}
+        for number in range(1, cpu_workers + 1):
+            role = "cpu-worker" if number == 1 else f"cpu-worker-{number}"
+            self.worker_arguments[role] = [
+                *worker_command("cpu")[4:],
+                *("-c", str(self.cpu_concurrency)),
+            ]
         for number in range(1, gpu_workers + 1):
             role = "gpu-worker" if number == 1 else f"gpu-worker-{number}"
-            self.worker_arguments[role] = ["-Q", "gpu", "-P", "solo", "-c", "1"]
+            self.worker_arguments[role] = worker_command("gpu")[4:]
 
-    def url(self) -> str:
-        """One database for queues, results, shards and artifacts, as on any cluster."""
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+    @property
+    def port(self) -> int:
+        return self.redis_server.port
 
-    def environment(self) -> dict:
-        """What clients and workers of this cluster need in their environment."""
+    @property
+    def passwords(self) -> list[str]:
+        return list(self.redis_server.passwords.values())
+
+    def url(self, role: str = "client") -> str:
+        """The broker (and result backend) of this cluster, as ``role`` reaches it."""
+        return self.redis_server.url(role)
+
+    def store_url(self, role: str = "client") -> str:
+        """Shards, records and checkpoints: database 0, shared by the folder's runs."""
+        return self.redis_server.url(role, 0)
+
+    def environment(self, role: str = "client") -> dict:
+        """What clients (or workers, or Flower) of this cluster need in their environment."""
         return {
-            "CELERY_BROKER_URL": self.url(),
+            "CELERY_BROKER_URL": self.url(role),
+            "CELERY_RESULT_BACKEND": self.url(role),
+            "CATDOG_STORE_URL": self.store_url(role),
         }
 
     def __enter__(self):
         try:
-            self.start()
+            self.start_redis()
+            self.start_workers()
         except BaseException:
             self.stop()
             raise
@@ -103,14 +121,9 @@ class LocalCluster:
     def __exit__(self, *exc_info):
         self.stop()
 
-    def start(self) -> None:
-        self.start_redis()
-        self.start_workers()
-
     def start_redis(self) -> None:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._start_redis()
+        self.redis_server.attach(STANDING_CLUSTER_DB if self.standing else None)
 
     def start_workers(self, data_roots=None) -> None:
         if data_roots is not None:
@@ -118,118 +131,51 @@ class LocalCluster:
         for role in self.worker_arguments:
             self.start_worker(role)
 
-    def _start_redis(self) -> None:
-        config = self.cache_dir / f"redis-{self.port}.conf"
-        config.touch(mode=0o600)
-        # The password goes in a private file, not on a command line others can read.
-        config.write_text(
-            "\n".join(
-                [
-                    "bind 127.0.0.1",
-                    f"port {self.port}",
-                    f"requirepass {self.password}",
-                    f"dir {self.cache_dir}",
-                    "dbfilename shard-cache.rdb",
-                    'save ""',
-                    "appendonly no",
-                    "maxmemory-policy noeviction",
-                    "daemonize no",
-                ]
-            )
-            + "\n"
-        )
-        self._spawn("redis", [find_redis_server(), str(config)])
-        client = self.redis()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client.ping()
-                break
-            except Exception:
-                self.check_alive()
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"redis did not answer within 30s; see {self._log('redis')}"
-                    ) from None
-                time.sleep(0.05)
-        config.unlink()
-        self._forget_earlier_runs(client)
-
-    @staticmethod
-    def _forget_earlier_runs(client) -> None:
-        """Queues and task results of an earlier, interrupted run must not replay here,
-        and its training locks have no runner left. Shards, checkpoints and job
-        records (``catdog:*``) stay: they are the cache and what ``resume`` needs."""
-        for key in client.scan_iter(count=1000):
-            if not key.startswith(b"catdog:") or key.endswith(b":lock"):
-                client.delete(key)
-
     def start_worker(self, role: str) -> None:
-        """Start (or start again, after ``kill``) the ``cpu-worker`` or ``gpu-worker``."""
+        """Start (or start again, after it died) one of the cluster's workers."""
         command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker"]
         command += self.worker_arguments[role]
         command += ["-n", f"{role}-{self.name}@%h", "--loglevel", "INFO"]
         command += ["--without-gossip", "--without-mingle"]
-        self._spawn(role, command)
+        self._spawn(role, command, self.environment("worker"))
 
     def start_flower(self, port: int, basic_auth: str) -> None:
         """Flower on ``127.0.0.1:port``, behind basic auth (``user:password``)."""
         command = [sys.executable, "-m", "celery", "-A", "workers.app", "flower"]
         command += [f"--port={port}", "--address=127.0.0.1"]
-        self._spawn("flower", command, {"FLOWER_BASIC_AUTH": basic_auth})
-
-    def _spawn(self, role: str, command: list[str], more_environment=None) -> None:
-        environment = os.environ | self.environment() | self.extra_environment
-        environment |= more_environment or {}
-        environment["CATDOG_DATA_ROOT"] = os.pathsep.join(self.data_roots)
-        environment["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(REPOSITORY_ROOT), os.environ.get("PYTHONPATH")])
+        self._spawn(
+            "flower", command, self.environment("flower"), {"FLOWER_BASIC_AUTH": basic_auth}
         )
-        environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        with open(self._log(role), "ab") as log:
-            self.processes[role] = subprocess.Popen(
-                command,
-                cwd=REPOSITORY_ROOT,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
+
+    def _spawn(self, role: str, command: list[str], cluster_environment, more=None) -> None:
+        environment = os.environ | cluster_environment | self.extra_environment | (more or {})
+        environment["CATDOG_DATA_ROOT"] = os.pathsep.join(self.data_roots)
+        self.processes[role] = spawn(command, self._log(role), environment)
 
     def _log(self, role: str) -> Path:
         return self.log_dir / f"{role}.log"
 
-    def redis(self):
-        import redis
-
-        return redis.Redis.from_url(self.url(), socket_connect_timeout=5)
+    def redis(self, db: int = 0):
+        """An administrator's client of this cluster's Redis (database 0: the store)."""
+        return self.redis_server.client("admin", db)
 
     def check_alive(self) -> None:
         """Raise ClusterError naming the first process that exited, with its log's end."""
         for role, process in self.processes.items():
             if process.poll() is not None:
-                tail = self._log(role).read_text(errors="replace").strip().splitlines()[-5:]
                 raise ClusterError(
-                    f"the embedded {role} exited with code {process.returncode}; "
-                    f"last lines of {self._log(role)}:\n  " + "\n  ".join(tail)
+                    f"the embedded {role} exited with code {process.returncode};"
+                    f" last lines of {self._log(role)}:\n  {log_tail(self._log(role))}"
                 )
 
-    def kill(self, role: str, signal_number=signal.SIGKILL) -> None:
-        """Send a signal to every process of a worker (for fault tests); wait if fatal."""
-        process = self.processes[role]
-        _signal_group(process, signal_number)
-        if signal_number in (signal.SIGKILL, signal.SIGTERM):
-            process.wait(timeout=30)
-            del self.processes[role]
-
     def stop(self) -> None:
-        """Stop Flower and the workers, then save the cache and stop Redis.
+        """Stop Flower and the workers, then let go of Redis.
 
         Workers get a cold shutdown (SIGQUIT), all at once: a finished job
         leaves them idle, and an interrupted one loses nothing, since tasks
         are idempotent and training resumes from its last checkpoint
         (``submit.py resume``). A warm shutdown costs seconds of pool sleeps.
+        Redis stops (flushing its append-only file) when no run uses it.
         """
         roles = [role for role in ("flower", *self.worker_arguments) if role in self.processes]
         for role in roles:
@@ -239,33 +185,6 @@ class LocalCluster:
         # pool shutdown sleeps for seconds, and there is nothing left to save).
         deadline = time.monotonic() + 0.5
         for role in roles:
-            _terminate_group(self.processes[role], max(0.05, deadline - time.monotonic()), None)
-        if "redis" in self.processes:
-            try:
-                self.redis().shutdown(save=True)
-            except Exception:
-                pass  # the connection drops as Redis exits; or it is already gone
-            _terminate_group(self.processes["redis"], grace_seconds=30)
+            terminate_group(self.processes[role], max(0.05, deadline - time.monotonic()), None)
         self.processes.clear()
-
-
-def _terminate_group(process, grace_seconds: float, signal_number=signal.SIGTERM) -> None:
-    """Signal the leader (unless None), SIGKILL what is left of its group after the grace."""
-    if process.poll() is None:
-        # The leader alone: a Celery worker then stops its own pool children.
-        if signal_number is not None:
-            process.send_signal(signal_number)
-        try:
-            process.wait(timeout=grace_seconds)
-        except subprocess.TimeoutExpired:
-            pass
-    # Kill the whole group: prefork pool children outlive a killed parent.
-    _signal_group(process, signal.SIGKILL)
-    process.wait()
-
-
-def _signal_group(process: subprocess.Popen, signal_number: int) -> None:
-    try:
-        os.killpg(process.pid, signal_number)
-    except ProcessLookupError:
-        pass
+        self.redis_server.detach()

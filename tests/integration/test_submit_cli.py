@@ -68,7 +68,7 @@ def test_embedded_cluster_trains_stops_and_keeps_its_shard_cache(tmp_path):
     assert first.returncode == 0, first.stderr
     assert "local cluster: redis on 127.0.0.1" in first.stderr
     assert (tmp_path / "first" / "model.keras").exists()
-    assert (tmp_path / "cache" / "shard-cache.rdb").exists()
+    assert (tmp_path / "cache" / "shard-cache.aof").exists()
     job_id = first.stderr.split(":", 1)[0].removeprefix("job ")
     assert wait_until_gone(job_id) == []  # workers
     assert wait_until_gone(redis_address(first.stderr)) == []

@@ -1,0 +1,94 @@
+"""Child processes of the local cluster: started in groups of their own, never orphaned."""
+
+import ctypes
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+_PR_SET_PDEATHSIG = 1
+
+
+class ClusterError(RuntimeError):
+    """A process of the embedded cluster failed to start or died."""
+
+
+def die_with_parent() -> None:
+    """In the child: a process group of its own, and SIGTERM if the parent dies.
+
+    So a client killed in any way (SIGKILL too) leaves no worker behind.
+    """
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: Ctrl-C and errors still stop the cluster
+
+
+def spawn(command: list[str], log_path: Path, environment: dict, tied=True) -> subprocess.Popen:
+    """Run ``command`` from the repository root, its output appended to ``log_path``.
+
+    ``tied``: the process dies with this one; otherwise it starts a session of
+    its own and outlives it (the Redis keeper).
+    """
+    environment = dict(environment)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPOSITORY_ROOT), environment.get("PYTHONPATH")])
+    )
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            command,
+            cwd=REPOSITORY_ROOT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent if tied else None,
+            start_new_session=not tied,
+        )
+
+
+def log_tail(log_path: Path, lines: int = 5) -> str:
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n  ".join(text.strip().splitlines()[-lines:])
+
+
+def terminate_group(process, grace_seconds: float, signal_number=signal.SIGTERM) -> None:
+    """Signal the leader (unless None), SIGKILL what is left of its group after the grace."""
+    if process.poll() is None:
+        # The leader alone: a Celery worker then stops its own pool children.
+        if signal_number is not None:
+            process.send_signal(signal_number)
+        try:
+            process.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            pass
+    # Kill the whole group: prefork pool children outlive a killed parent.
+    signal_group(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def signal_group(group_id: int, signal_number: int) -> None:
+    try:
+        os.killpg(group_id, signal_number)
+    except ProcessLookupError:
+        pass
+
+
+def wait_until(condition, timeout_s: float, interval_s: float = 0.05, on_wait=None) -> bool:
+    """Poll ``condition`` until it holds or ``timeout_s`` passes; ``on_wait`` may raise."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if on_wait is not None:
+            on_wait()
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval_s)
+    return True

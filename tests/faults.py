@@ -1,0 +1,50 @@
+"""Faults the tests inflict on a local cluster's processes: real signals, real restarts."""
+
+import json
+import os
+import signal
+import time
+
+from client.local_cluster.processes import signal_group
+
+
+def kill_worker(cluster, role: str, signal_number=signal.SIGKILL) -> None:
+    """Signal every process of one worker (its pool children too); wait if it was fatal."""
+    process = cluster.processes[role]
+    signal_group(process.pid, signal_number)
+    if signal_number in (signal.SIGKILL, signal.SIGTERM):
+        process.wait(timeout=30)
+        del cluster.processes[role]
+
+
+def pool_children(cluster, role: str) -> list[int]:
+    """Process ids of a prefork worker's pool children."""
+    parent = cluster.processes[role].pid
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                children.append(int(entry))
+    return children
+
+
+def restart_redis(cluster, signal_number=signal.SIGTERM, timeout_s: float = 60) -> None:
+    """Stop the cluster's redis-server; its keeper starts it again on the same port."""
+    state_path = cluster.redis_server.folder.state
+    old_pid = json.loads(state_path.read_text())["redis_pid"]
+    os.kill(old_pid, signal_number)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            state = json.loads(state_path.read_text())
+            if state.get("redis_pid") != old_pid and cluster.redis().ping():
+                return
+        except Exception:
+            pass
+        assert time.monotonic() < deadline, "redis did not come back"
+        time.sleep(0.1)
