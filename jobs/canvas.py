@@ -2,9 +2,10 @@
 
 from celery import chord, group
 
-# Every task Celery retries after its process died (out of memory, a kill):
-# two retries, so at most three tries, then the task fails naming the crash.
-MAX_RETRIES_AFTER_CRASH = 2
+# Options of every task: when its pool process dies (out of memory, a kill),
+# Celery tries it again a second later, twice at most: three tries in all,
+# then the task fails naming the crash (WorkerLostError), never an endless loop.
+AFTER_A_CRASH = {"retry_on_worker_lost": True, "max_retries": 2, "default_retry_delay": 1}
 
 
 def decode_task_id(job_id: str, shard_index: int) -> str:

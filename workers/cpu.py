@@ -3,7 +3,7 @@
 import logging
 import time
 
-from jobs.canvas import MAX_RETRIES_AFTER_CRASH
+from jobs.canvas import AFTER_A_CRASH
 from shared import settings
 from shared.decode import require_allowed_root, require_visible
 from shared.shard_builder import build_shard
@@ -16,8 +16,7 @@ logger = logging.getLogger(__name__)
 @app.task(
     name="catdog.decode_shard",
     bind=True,
-    retry_on_worker_lost=True,
-    max_retries=MAX_RETRIES_AFTER_CRASH,
+    **AFTER_A_CRASH,
 )
 def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
     """Decode one shard's files (or reuse the cached shard); return counts, not pixels."""
@@ -27,7 +26,8 @@ def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
         require_allowed_root(data_root, settings.data_roots())
 
     def report(done, total):
-        self.update_state(state="DECODING", meta={"done": done, "total": total})
+        meta = {"done": done, "total": total, "worker": self.request.hostname}
+        self.update_state(state="DECODING", meta=meta)
 
     summary = build_shard(shard, data_root, store(), settings.max_image_pixels(), report)
     logger.info(

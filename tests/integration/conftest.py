@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,19 +62,36 @@ def submit_to_cluster(cluster):
     return submit
 
 
+@contextmanager
+def client_app(cluster):
+    """A Celery app of this process as a client of ``cluster``.
+
+    Celery prefers CELERY_BROKER_URL and CELERY_RESULT_BACKEND from the
+    environment over its configuration, so they point at the cluster while
+    the app is in use, and come back as they were afterwards.
+    """
+    from celery import Celery
+
+    saved = {name: os.environ.get(name) for name in cluster.environment()}
+    os.environ.update(cluster.environment())
+    app = Celery(f"tests-{cluster.name}")
+    app.config_from_object("celeryconfig")
+    app.conf.update(broker_url=cluster.url(), result_backend=cluster.url())
+    try:
+        yield app
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def cluster_app(cluster):
     """This process as a client of the session cluster, for tests that build canvases."""
-    os.environ.update(cluster.environment())
-    from workers.app import app
-
-    app.conf.update(
-        broker_url=cluster.url(),
-        result_backend=cluster.url(),
-    )
-    yield app
-    for name in cluster.environment():
-        os.environ.pop(name, None)
+    with client_app(cluster) as app:
+        yield app
 
 
 def start_submit(arguments, environment=None) -> tuple[subprocess.Popen, str]:
