@@ -207,6 +207,7 @@ def main(argv=None) -> int:
     from shared.model_metadata import ModelFileError
 
     args = build_parser().parse_args(argv)
+    what_goes_on = _what_goes_on(args)  # before a local cluster sets CELERY_BROKER_URL
     # SIGTERM and SIGHUP stop a command as Ctrl-C does: local processes stop,
     # nothing half-written stays, and `resume` goes on from where it was.
     for signal_number in (signal.SIGTERM, signal.SIGHUP):
@@ -220,7 +221,7 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"\ninterrupted: {_what_goes_on(args)}", file=sys.stderr)
+        print(f"\ninterrupted: {what_goes_on}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

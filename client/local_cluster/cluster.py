@@ -150,7 +150,12 @@ class LocalCluster:
     def _spawn(self, role: str, command: list[str], cluster_environment, more=None) -> None:
         environment = os.environ | cluster_environment | self.extra_environment | (more or {})
         environment["CATDOG_DATA_ROOT"] = os.pathsep.join(self.data_roots)
-        self.processes[role] = spawn(command, self._log(role), environment)
+        # A client that dies takes its workers along at once, running tasks too
+        # (Celery gives their pool processes SIGKILL when they die). A cold
+        # shutdown would wait for a Redis that may be gone already.
+        self.processes[role] = spawn(
+            command, self._log(role), environment, last_signal=signal.SIGKILL
+        )
 
     def _log(self, role: str) -> Path:
         return self.log_dir / f"{role}.log"

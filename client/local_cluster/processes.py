@@ -15,23 +15,30 @@ class ClusterError(RuntimeError):
     """A process of the embedded cluster failed to start or died."""
 
 
-def die_with_parent() -> None:
-    """In the child: a process group of its own, and SIGTERM if the parent dies.
+def die_with_parent(signal_number: int):
+    """In the child: a process group of its own, and ``signal_number`` if the parent dies.
 
     So a client killed in any way (SIGKILL too) leaves no worker behind.
     """
-    os.setsid()
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass  # not Linux: Ctrl-C and errors still stop the cluster
+
+    def in_the_child() -> None:
+        os.setsid()
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal_number)
+        except OSError:
+            pass  # not Linux: Ctrl-C and errors still stop the cluster
+
+    return in_the_child
 
 
-def spawn(command: list[str], log_path: Path, environment: dict, tied=True) -> subprocess.Popen:
+def spawn(
+    command: list[str], log_path: Path, environment: dict, tied=True, last_signal=signal.SIGTERM
+) -> subprocess.Popen:
     """Run ``command`` from the repository root, its output appended to ``log_path``.
 
-    ``tied``: the process dies with this one; otherwise it starts a session of
-    its own and outlives it (the Redis keeper).
+    ``tied``: the process gets ``last_signal`` when this one dies (Celery
+    workers: SIGKILL; Redis: SIGTERM, which flushes its files); untied, it
+    starts a session of its own and outlives this one (the Redis keeper).
     """
     environment = dict(environment)
     environment["PYTHONPATH"] = os.pathsep.join(
@@ -47,7 +54,7 @@ def spawn(command: list[str], log_path: Path, environment: dict, tied=True) -> s
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent if tied else None,
+            preexec_fn=die_with_parent(last_signal) if tied else None,
             start_new_session=not tied,
         )
 

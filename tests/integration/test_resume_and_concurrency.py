@@ -1,7 +1,6 @@
 """Interrupt and resume a local job; several jobs at once on one cluster."""
 
 import json
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,33 +11,9 @@ from shared.decode import decode_files
 from shared.listing import list_labelled_images, plan_shards
 from shared.shards import decode_shard
 from tests.images import make_separable_images
-from tests.integration.conftest import clean_environment, run_submit, start_submit
+from tests.integration.conftest import clean_environment, run_submit
 
 pytestmark = pytest.mark.integration
-
-
-def test_ctrl_c_then_resume_goes_on_from_the_last_epoch(tmp_path):
-    make_separable_images(tmp_path / "data", per_label=100)
-    cache = tmp_path / "cache"
-    arguments = ["train", "--data", tmp_path / "data", "--epochs", 30, "--batch-size", 2]
-    arguments += ["--image-size", 16, "--cache-dir", cache, "--out", tmp_path / "first"]
-    client, job_id = start_submit(arguments)
-    for line in client.stderr:  # not a terminal: one plain line per epoch
-        if line.startswith("train: epoch 3/30"):
-            break
-    client.send_signal(signal.SIGINT)
-    client.communicate(timeout=60)
-    assert client.returncode == 130
-
-    resumed = run_submit(["resume", job_id, "--cache-dir", cache, "--out", tmp_path / "second"])
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resumed after epoch" in resumed.stdout
-    metrics = json.loads((tmp_path / "second" / "metrics.json").read_text())
-    assert metrics["job_id"] == job_id
-    assert metrics["resumed_from_epoch"] >= 3
-    assert metrics["epochs_run"] == len(metrics["history"]) == 30
-    assert metrics["shards"]["reused"] == metrics["shards"]["count"]
-    assert metrics["test_accuracy"] >= 0.9
 
 
 def test_resume_of_an_unknown_job_is_a_usage_error(cluster):
