@@ -1,11 +1,15 @@
 """Workers that cannot see the data folder get the files' bytes through Redis."""
 
 import json
+import signal
+import time
 
 import pytest
 
+from jobs.canvas import decode_task_id
+from tests.faults import kill_worker
 from tests.images import add_broken_files, make_separable_images
-from tests.integration.conftest import clean_environment, run_submit
+from tests.integration.conftest import clean_environment, run_submit, start_submit
 
 pytestmark = pytest.mark.integration
 
@@ -45,3 +49,35 @@ def test_uploaded_shards_keep_their_keys_and_their_rejections(cluster, tmp_path)
     second = json.loads((tmp_path / "second" / "metrics.json").read_text())
     assert second["shards"]["reused"] == second["shards"]["count"] == first["shards"]["count"]
     assert second["images_used"] == first["images_used"] == 40
+
+
+def wait_for(condition, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_shards_of_an_upload_job_lost_before_training_are_uploaded_again(
+    cluster, cluster_app, tmp_path
+):
+    """The workers cannot read the files, so the client sends them again."""
+    make_separable_images(tmp_path / "data", per_label=20)
+    (tmp_path / "workers-view").mkdir()
+    arguments = ["train", "--data", tmp_path / "data", "--epochs", 2, "--image-size", 8,
+                 "--shard-size", 20, "--upload", "--worker-data-dir", tmp_path / "workers-view",
+                 "--out", tmp_path / "out"]  # fmt: skip
+    kill_worker(cluster, "gpu-worker", signal.SIGSTOP)  # training waits while shards vanish
+    try:
+        process, job_id = start_submit(arguments, clean_environment() | cluster.environment())
+        decodes = [cluster_app.AsyncResult(decode_task_id(job_id, index)) for index in (0, 1)]
+        wait_for(lambda: all(result.state == "SUCCESS" for result in decodes))
+        keys = [result.result["key"] for result in decodes]
+        assert cluster.redis().delete(*keys) == 2  # evicted, or a Redis without persistence
+    finally:
+        kill_worker(cluster, "gpu-worker", signal.SIGCONT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert stderr.count("uploaded 2 of 2 shards") == 2, stderr  # at first, and once lost
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["images_used"] == 40 and metrics["test_accuracy"] >= 0.9
