@@ -43,6 +43,7 @@ def train_and_evaluate(
     """
     labels = list(options.labels)
     label_indices = label_indices_for(paths, labels)
+    require_two_labels(label_indices, labels)
     parts = split_parts(paths, label_indices, options)
     targets = keras.utils.to_categorical(label_indices, len(labels))
 
@@ -54,6 +55,17 @@ def train_and_evaluate(
     metrics["device"] = describe_device(options.device)
     metrics["test_set_sha256"] = held_out_digest(paths, parts["test"])
     return metrics
+
+
+def require_two_labels(label_indices: np.ndarray, labels: list[str]) -> None:
+    """Decoding may reject every image of a label; then there is nothing to tell apart."""
+    present = sorted({labels[index] for index in np.unique(label_indices)})
+    if len(present) < 2:
+        missing = sorted(set(labels) - set(present))
+        raise ValueError(
+            f"after decoding, only images of {present or 'no label'} remain: every image of"
+            f" {missing} was rejected (see images_rejected); training needs two labels"
+        )
 
 
 def held_out_digest(paths: list[str], test_indices) -> str:

@@ -39,6 +39,8 @@ def spawn(
     ``tied``: the process gets ``last_signal`` when this one dies (Celery
     workers: SIGKILL; Redis: SIGTERM, which flushes its files); untied, it
     starts a session of its own and outlives this one (the Redis keeper).
+    Linux sends that signal when the *thread* that started the process ends:
+    start tied processes from a thread that lives as long as they should.
     """
     environment = dict(environment)
     environment["PYTHONPATH"] = os.pathsep.join(

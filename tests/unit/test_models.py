@@ -330,3 +330,13 @@ def test_device_scope_accepts_auto_and_cpu_only():
         assert describe_device("cpu").startswith("CPU")
     with pytest.raises(ValueError, match="'auto' or 'cpu'"):
         device_scope("tpu")
+
+
+def test_training_refuses_a_single_label_left_after_decoding():
+    from training.fit import require_two_labels
+
+    require_two_labels(np.array([0, 1, 1]), ["cat", "dog"])
+    with pytest.raises(
+        ValueError, match=r"only images of \['cat'\] remain.*\['dog'\] was rejected"
+    ):
+        require_two_labels(np.array([0, 0]), ["cat", "dog"])

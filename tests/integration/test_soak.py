@@ -1,0 +1,254 @@
+"""A standing cluster shared by two clients for a few minutes, while things go wrong.
+
+Two clients submit eight jobs (train, compare, predict; some followed, some
+detached and fetched later) to one cluster, while a chaos loop kills a CPU
+worker for good, kills the GPU worker mid-training and starts it again, and
+restarts Redis. Every job must end done, or failed with the reason the test
+planted (a folder whose dog images are all broken); the counts of every job
+must add up; and no client command may outlive its bound. The figures go to
+``soak.json`` in the test's folder and to the log.
+"""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from client.local_cluster import REPOSITORY_ROOT, LocalCluster
+from tests.faults import kill_worker, restart_redis
+from tests.images import make_separable_images
+from tests.integration.conftest import clean_environment, client_app
+
+pytestmark = pytest.mark.integration
+COMMAND_BOUND_S = 240  # no client command may take longer than this
+SOAK_BOUND_S = 360
+
+
+class Client:
+    """Runs ``submit.py`` commands against the cluster, timestamping every stderr line."""
+
+    def __init__(self, cluster, name: str):
+        self.environment = clean_environment() | cluster.environment()
+        self.name = name
+        self.commands = []
+
+    def run(self, *arguments) -> dict:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "submit.py", *map(str, arguments)],
+            cwd=REPOSITORY_ROOT,
+            env=self.environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines = []
+        reader = threading.Thread(
+            target=lambda: lines.extend((time.monotonic(), line) for line in process.stderr)
+        )
+        reader.start()
+        try:
+            stdout = process.communicate(timeout=COMMAND_BOUND_S)[0]
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise AssertionError(f"{self.name}: {arguments[:2]} outlived its bound") from None
+        reader.join()
+        command = {
+            "arguments": [str(argument) for argument in arguments],
+            "returncode": process.returncode,
+            "stdout": stdout,
+            "stderr": "".join(line for _, line in lines),
+            "seconds": time.monotonic() - started,
+            "queue_wait_s": _queue_wait(lines),
+        }
+        self.commands.append(command)
+        return command
+
+
+def _queue_wait(lines) -> float:
+    """From the first "waiting for a gpu worker" or "queued:" line to the gpu's first progress."""
+    waiting = [moment for moment, line in lines if line.startswith(("queued:", "gpu: waiting"))]
+    working = [
+        moment
+        for moment, line in lines
+        if line.startswith(("train", "predict:", "gpu: assembling")) or " training" in line
+    ]
+    if not waiting or not working:
+        return 0.0
+    later = [moment for moment in working if moment >= waiting[0]]
+    return (later[0] if later else waiting[-1]) - waiting[0]
+
+
+def job_of(detached) -> str:
+    """The id a detached submission printed: ``job <id> submitted``."""
+    assert detached["returncode"] == 0, detached
+    return detached["stdout"].split()[1]
+
+
+@pytest.fixture
+def soak_cluster(tmp_path):
+    with LocalCluster(
+        tmp_path / "cache",
+        tmp_path / "logs",
+        "soak",
+        cpu_concurrency=1,
+        cpu_workers=2,
+        data_roots=[tmp_path],
+        standing=True,
+    ) as cluster:
+        yield cluster
+
+
+def make_data(root: Path) -> None:
+    for name, seed in (("a", 1), ("b", 2), ("c", 3)):
+        make_separable_images(root / name, per_label=60, side=96, seed=seed)
+    make_separable_images(root / "unlabelled", per_label=20, seed=4)
+    for number, image in enumerate(sorted((root / "unlabelled").iterdir()), start=1):
+        image.rename(root / "unlabelled" / f"{number}{image.suffix}")
+    make_separable_images(root / "poison", per_label=30, seed=5)
+    for dog in (root / "poison").glob("dog.*"):
+        dog.write_bytes(dog.read_bytes()[:40])  # every dog broken: one label left
+
+
+def first_client(client: Client, root: Path, out: Path) -> None:
+    common = ["--image-size", 8, "--batch-size", 4]
+    client.run("train", "--data", root / "a", *common, "--epochs", 30, "--out", out / "a")
+    compared = client.run("compare", "--data", root / "c", *common, "--epochs", 8,
+                          "--optimizers", "sgd", "adam", "--detach")  # fmt: skip
+    client.run("predict", "--model", out / "a" / "model.keras", "--data", root / "unlabelled",
+               "--out", out / "predict-1" / "predictions.csv")  # fmt: skip
+    client.run("fetch", job_of(compared), "--out", out / "c")
+
+
+def second_client(client: Client, root: Path, out: Path) -> None:
+    common = ["--image-size", 8, "--batch-size", 4]
+    detached = client.run("train", "--data", root / "b", *common, "--epochs", 30, "--detach")
+    client.run("train", "--data", root / "poison", *common, "--epochs", 2,
+               "--out", out / "poison")  # fmt: skip
+    client.run("train", "--data", root / "a", *common, "--epochs", 5, "--seed", 7,
+               "--out", out / "a-seed-7")  # fmt: skip
+    client.run("fetch", job_of(detached), "--out", out / "b")
+    predicted = client.run("predict", "--model", out / "b" / "model.keras",
+                           "--data", root / "unlabelled", "--detach")  # fmt: skip
+    client.run("fetch", job_of(predicted), "--out", out / "predict-2")
+
+
+class Chaos(threading.Thread):
+    """Kills a CPU worker, kills and restarts the GPU worker mid-training, restarts Redis."""
+
+    def __init__(self, cluster, app):
+        super().__init__(daemon=True)
+        self.cluster, self.app = cluster, app
+        self.done = threading.Event()
+        # Processes started here get their parent-death signal when this thread
+        # ends (Linux ties it to the thread): it lives until the test says so.
+        self.release = threading.Event()
+        self.figures = {}
+        self.error = None
+
+    def run(self) -> None:
+        try:
+            time.sleep(5)
+            kill_worker(self.cluster, "cpu-worker-2")  # for good: cpu-worker carries on
+            self.figures["cpu_worker_killed_at"] = datetime.now()
+            self._wait_for_training()
+            kill_worker(self.cluster, "gpu-worker")
+            self.cluster.start_worker("gpu-worker")
+            restarted = time.monotonic()
+            self._wait_for_training(self.cluster.processes["gpu-worker"].pid)
+            self.figures["gpu_recovery_s"] = time.monotonic() - restarted
+            started = time.monotonic()
+            restart_redis(self.cluster)
+            self.figures["redis_restart_s"] = time.monotonic() - started
+        except Exception as error:  # reported by the test, not lost in a thread
+            self.error = error
+        finally:
+            self.done.set()
+        self.release.wait()
+
+    def _wait_for_training(self, worker_pid=None, timeout_s: float = 150) -> None:
+        """Until a worker (that one, if given) runs a training, and a few seconds more."""
+        from shared import registry
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            workers = registry.live_workers(self.cluster.redis())
+            if worker_pid is not None:
+                workers = [worker for worker in workers if worker.pid == worker_pid]
+            running = [task for worker in workers for task in worker.tasks if task["running"]]
+            if any(task["name"] == "catdog.train" for task in running):
+                time.sleep(3)  # well into it: a few epochs
+                return
+            time.sleep(0.2)
+        raise AssertionError("no training ran within the chaos loop's patience")
+
+
+def test_two_clients_share_a_standing_cluster_through_faults(soak_cluster, tmp_path):
+    make_data(tmp_path / "data")
+    out = tmp_path / "out"
+    clients = [Client(soak_cluster, "first"), Client(soak_cluster, "second")]
+    started = time.monotonic()
+    with client_app(soak_cluster) as app:
+        chaos = Chaos(soak_cluster, app)
+        chaos.start()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = [
+                pool.submit(first_client, clients[0], tmp_path / "data", out),
+                pool.submit(second_client, clients[1], tmp_path / "data", out),
+            ]
+            for run in runs:
+                run.result()
+        chaos.done.wait(timeout=60)
+    soak_seconds = time.monotonic() - started
+    chaos.release.set()
+    assert chaos.error is None, chaos.error
+    logs = "\n".join(log.read_text(errors="replace") for log in soak_cluster.log_dir.glob("*.log"))
+    figures = summarize(clients, chaos, soak_seconds, logs)
+    (tmp_path / "soak.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+
+    commands = [command for client in clients for command in client.commands]
+    assert len(commands) == 10 and soak_seconds < SOAK_BOUND_S
+    poison = next(c for c in commands if "poison" in " ".join(c["arguments"]))
+    assert poison["returncode"] == 1
+    assert "only images of ['cat'] remain" in poison["stderr"].splitlines()[-1]
+    for command in commands:
+        if command is not poison:
+            assert command["returncode"] == 0, command
+        assert "Traceback" not in command["stderr"]
+    for name in ("a", "b", "a-seed-7", "c/sgd", "c/adam"):
+        metrics = json.loads((out / name / "metrics.json").read_text())
+        assert metrics["images_used"] + len(metrics["images_rejected"]) == metrics["images_total"]
+        assert metrics["images_used"] == 120 and metrics["test_accuracy"] >= 0.9
+    for folder in ("predict-1", "predict-2"):
+        rows = (out / folder / "predictions.csv").read_text().splitlines()
+        assert len(rows) - 1 == 40  # every listed image predicted
+
+
+def summarize(clients, chaos, soak_seconds, logs) -> dict:
+    commands = [command for client in clients for command in client.commands]
+    requeued = [line for line in logs.splitlines() if "re-queued task" in line]
+    killed_at = chaos.figures.get("cpu_worker_killed_at")
+    requeued_after = [
+        (datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f") - killed_at).total_seconds()
+        for line in requeued
+    ]
+    return {
+        "jobs_submitted": sum(
+            c["arguments"][0] in ("train", "compare", "predict") for c in commands
+        ),
+        "commands_succeeded": sum(c["returncode"] == 0 for c in commands),
+        "longest_queue_wait_s": round(max(c["queue_wait_s"] for c in commands), 1),
+        "longest_command_s": round(max(c["seconds"] for c in commands), 1),
+        "gpu_recovery_s": round(chaos.figures.get("gpu_recovery_s", -1), 1),
+        "redis_restart_s": round(chaos.figures.get("redis_restart_s", -1), 1),
+        "cpu_tasks_requeued": len(requeued),
+        "cpu_requeue_after_kill_s": [round(seconds, 1) for seconds in requeued_after],
+        "soak_s": round(soak_seconds, 1),
+    }
