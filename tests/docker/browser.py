@@ -169,21 +169,24 @@ class Chromium:
         self.send("Network.setExtraHTTPHeaders", {"headers": headers})
 
     def open(self, url: str, timeout=30.0) -> int:
-        """Load ``url``; returns the HTTP status of the document."""
+        """Load ``url``; returns the HTTP status of the document, once the page has loaded."""
         self.events.clear()
-        frame = self.send("Page.navigate", {"url": url}, timeout=timeout)
-        if frame.get("errorText"):
-            raise BrowserError(f"{url}: {frame['errorText']}")
+        navigation = self.send("Page.navigate", {"url": url}, timeout=timeout)
+        if navigation.get("errorText"):
+            raise BrowserError(f"{url}: {navigation['errorText']}")
+        loader = navigation.get("loaderId")
         deadline = time.monotonic() + timeout
         status = None
         pending, self.events = self.events, []
         while True:
             for event in pending:
-                params = event.get("params", {})
-                if event.get("method") == "Network.responseReceived" and status is None:
-                    if params.get("type") == "Document":
+                method, params = event.get("method"), event.get("params", {})
+                if method == "Network.responseReceived" and params.get("loaderId") == loader:
+                    if params.get("type") == "Document" and status is None:
                         status = params["response"]["status"]
-                if event.get("method") == "Page.loadEventFired":
+                # Only a load after this navigation's document counts (an earlier page's
+                # load event can arrive late).
+                if method == "Page.loadEventFired" and status is not None:
                     return status
             pending = [self._receive(deadline, f"the load of {url}")]
 
