@@ -17,7 +17,8 @@
 # Settings (environment):
 #   CA_BUNDLE      a PEM bundle to trust inside the images instead of Debian's, e.g. a network
 #                  that inspects HTTPS with its own CA. Default: the first file named by
-#                  PIP_CERT, SSL_CERT_FILE or REQUESTS_CA_BUNDLE, if any.
+#                  PIP_CERT, SSL_CERT_FILE, REQUESTS_CA_BUNDLE or this host's pip
+#                  configuration (`pip config list`: global.cert), if any.
 #   DEBIAN_MIRROR  default http://deb.debian.org/debian
 #   CACHE_DIR      downloaded .deb files are kept here for the next run
 #                  (default ~/.cache/catdog-queue/debootstrap)
@@ -29,7 +30,8 @@ SUITE=bookworm
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE_DIR=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/catdog-queue/debootstrap}
 if [ -z "${CA_BUNDLE:-}" ]; then
-    for candidate in "${PIP_CERT:-}" "${SSL_CERT_FILE:-}" "${REQUESTS_CA_BUNDLE:-}"; do
+    pip_cert=$(python3 -m pip config list 2>/dev/null | sed -n "s/^global\.cert='\(.*\)'$/\1/p" || true)
+    for candidate in "${PIP_CERT:-}" "${SSL_CERT_FILE:-}" "${REQUESTS_CA_BUNDLE:-}" "$pip_cert"; do
         if [ -n "$candidate" ] && [ -f "$candidate" ]; then
             CA_BUNDLE=$candidate
             break
