@@ -197,6 +197,14 @@ class Chromium:
         )
         return result["result"].get("value") or ""
 
+    def type_into(self, selector: str, text: str) -> None:
+        """Focus the element, select what it holds and type ``text`` over it, as a keyboard
+        does (input events fire)."""
+        element = f"document.querySelector({json.dumps(selector)})"
+        expression = f"{element}.focus(); {element}.select()"
+        self.send("Runtime.evaluate", {"expression": expression})
+        self.send("Input.insertText", {"text": text})
+
     def wait_for_text(self, pieces, timeout=30.0) -> str:
         """Until every piece of text is on the page; returns the page's text."""
         deadline = time.monotonic() + timeout

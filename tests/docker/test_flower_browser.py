@@ -51,6 +51,8 @@ def test_the_tasks_page_lists_a_running_jobs_tasks(compose_cluster, chromium, tm
             _wait_for_training(compose_cluster, job_id, decode_tasks=4, timeout_s=180)
             assert process.poll() is None, "the job ended before the page was loaded"
             assert browser.open(tasks_page) == 200
+            # Tasks not yet received sort last: search for the job, as a person would.
+            browser.type_into("#tasks-table_filter input", job_id)
             expected = ["catdog.decode_shard", "catdog.train", f"{job_id}-decode-0"]
             expected += [f"{job_id}-decode-3", f"{job_id}-train"]
             during = browser.wait_for_text(expected, timeout=60)
@@ -61,6 +63,7 @@ def test_the_tasks_page_lists_a_running_jobs_tasks(compose_cluster, chromium, tm
 
         # After the job: the same rows, the train task succeeded.
         assert browser.open(tasks_page) == 200
+        browser.type_into("#tasks-table_filter input", job_id)
         after = browser.wait_for_text([*expected, "SUCCESS"], timeout=60)
         train_row = next(line for line in after.splitlines() if f"{job_id}-train" in line)
         assert "catdog.train" in train_row and "SUCCESS" in train_row
