@@ -1,10 +1,11 @@
 """The cluster of docker/docker-compose.yml in real containers, for the tests of this folder.
 
-One compose project serves the session: the images are built with docker/build-images.sh
-(plain TensorFlow: these hosts have no GPU), then Redis, Flower, two CPU workers and the GPU
-worker (training on the CPU) start on free loopback ports, with random passwords that go to
-Compose through a private env file and to submit.py through its environment, never on a
-command line. The project is removed, volumes and all, at the end.
+One compose project serves the tests of this folder: the images are built with
+docker/build-images.sh (plain TensorFlow: these hosts have no GPU), then Redis, Flower, two
+CPU workers and the GPU worker (training on the CPU) start on free loopback ports, with random
+passwords that go to Compose through a private env file and to submit.py through its
+environment, never on a command line. The project is removed, volumes and all, when the last
+test of this folder is done.
 
 Where no Docker engine, no Compose or no Chromium is found, the tests that need them skip,
 naming what is missing; with CATDOG_REQUIRE_DOCKER=1 (set by .ci/run) they fail instead.
@@ -19,6 +20,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -28,8 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from client.local_cluster import REPOSITORY_ROOT, free_loopback_port
-
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DOCKER_DIR = REPOSITORY_ROOT / "docker"
 COMPOSE_FILE = DOCKER_DIR / "docker-compose.yml"
 REQUIRED = os.environ.get("CATDOG_REQUIRE_DOCKER") == "1"
@@ -71,6 +72,12 @@ def run(command, timeout, env=None, check=True, **kwargs) -> subprocess.Complete
     return process
 
 
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def compose_command() -> list[str] | None:
     """``docker compose`` (v2) where it exists, else ``docker-compose`` (v1), else None."""
     try:
@@ -83,7 +90,9 @@ def compose_command() -> list[str] | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package scope: the cluster stops when the last test of tests/docker is done, not at the end
+# of a whole-suite run.
+@pytest.fixture(scope="package")
 def docker_engine() -> list[str]:
     """The compose command, once a Docker engine has answered."""
     if not shutil.which("docker"):
@@ -113,7 +122,7 @@ def pick_image(variable: str, official: str, stand_in: str) -> str:
     return official
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def images(docker_engine) -> dict:
     """Build the cpu and gpu images (plain TensorFlow); returns the compose variables."""
     settings = {
@@ -224,7 +233,7 @@ class ComposeCluster:
             time.sleep(2)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def compose_cluster(docker_engine, images, tmp_path_factory):
     folder = tmp_path_factory.mktemp("compose")
     cluster = ComposeCluster(docker_engine, folder, images)
