@@ -24,12 +24,11 @@ pytestmark = pytest.mark.docker
 TINY = ["--epochs", 2, "--image-size", 12]
 
 
-def data_set(cluster, name: str, per_label: int, side: int = 24, seed: int = 0) -> str:
-    """Generate images into DATA_DIR/name; returns where the workers see them."""
+def data_set(cluster, name: str, per_label: int, side: int = 24, seed: int = 0) -> None:
+    """Generate images into DATA_DIR/name: /data/name in the CPU workers."""
     folder = cluster.data_dir / name
     make_separable_images(folder, per_label=per_label, side=side, seed=seed)
     readable_copy_of_images(folder)
-    return folder
 
 
 def train(cluster, name: str, out, *more, timeout=600):
