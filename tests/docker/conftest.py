@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -268,9 +269,15 @@ def start_submit(cluster: ComposeCluster, arguments) -> tuple[subprocess.Popen, 
         stderr=subprocess.PIPE,
         text=True,
     )
-    first_line = process.stderr.readline()
-    assert first_line.startswith("job "), first_line + process.stderr.read()
-    return process, first_line.split(":", 1)[0].removeprefix("job ")
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(process.stderr.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    if not lines:
+        process.kill()
+        raise AssertionError(f"submit.py printed no job id within 120 s: {process.communicate()}")
+    assert lines[0].startswith("job "), lines[0] + process.communicate(timeout=60)[1]
+    return process, lines[0].split(":", 1)[0].removeprefix("job ")
 
 
 def finish(process: subprocess.Popen, timeout=600) -> tuple[int, str]:

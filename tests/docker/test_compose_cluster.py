@@ -200,10 +200,15 @@ def _pause_a_worker_holding_a_task(cluster, job_id: str, timeout_s: float) -> tu
     while True:
         for worker in workers:
             run(["docker", "pause", worker], 60)
-            received, finished = _decode_tasks(cluster, worker, job_id)
-            if received - finished:
-                return worker, received - finished
-            run(["docker", "unpause", worker], 60)
+            holding = set()
+            try:
+                received, finished = _decode_tasks(cluster, worker, job_id)
+                holding = received - finished
+            finally:
+                if not holding:
+                    run(["docker", "unpause", worker], 60)
+            if holding:
+                return worker, holding
         assert time.monotonic() < deadline, f"no worker seen holding a decode task of {job_id}"
         time.sleep(0.05)
 
