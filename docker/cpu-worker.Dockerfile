@@ -1,13 +1,19 @@
 # CPU worker: decodes image files into shards in Redis (queue "cpu").
-# Flower runs from this image too (docker-compose.yml gives it its own command).
+# Flower, the redis-config step and the client (submit.py, for a machine without a
+# checkout) run from this image too: docker-compose.yml gives each its own command.
 #
 # Build context: the repository root. From docker/docker-compose.yml:
 #   build: {context: .., dockerfile: docker/cpu-worker.Dockerfile}
-# or by hand, from the repository root:
-#   docker build -f docker/cpu-worker.Dockerfile -t catdog-cpu-worker .
-# cpu-worker.Dockerfile.dockerignore (beside this file; BuildKit reads it instead of
-# a .dockerignore at the root) sends only the files copied below.
-FROM python:3.11-slim
+# by hand, from the repository root:
+#   docker build -f docker/cpu-worker.Dockerfile -t catdog-queue/cpu-worker .
+# or with docker/build-images.sh, which works with any builder and sends only the files
+# copied below. cpu-worker.Dockerfile.dockerignore (beside this file; BuildKit reads it
+# instead of a .dockerignore at the root) sends only those files too.
+#
+# BASE_IMAGE: the official python:3.11-slim, or a stand-in with Python 3.11 and pip
+# (docker/make-base-images.sh makes one from Debian packages).
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -17,15 +23,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # TensorFlow is left out: only the gpu worker imports it (workers/gpu.py imports
 # Keras lazily, inside the gpu tasks), and it is most of the size of the image.
-# Everything else in requirements.txt is installed at its pinned version.
+# Everything else in requirements.txt is installed at its pinned version. This layer
+# comes before the code, so changing the code does not reinstall anything.
 COPY requirements.txt /tmp/requirements.txt
 RUN grep -v -E '^tensorflow([^a-zA-Z0-9_.-]|$)' /tmp/requirements.txt > /tmp/requirements-cpu.txt \
     && pip install --no-cache-dir -r /tmp/requirements-cpu.txt \
     && rm -rf /tmp/requirements.txt /tmp/requirements-cpu.txt /root/.cache
 
 # An unprivileged user; the image data mounted at /data must be readable by it.
+# /etc/catdog/redis: where the redis-config service writes Redis's config file (a
+# volume mounted there starts out owned by this user).
 ARG APP_UID=10001
-RUN useradd --create-home --uid "${APP_UID}" --user-group --shell /usr/sbin/nologin catdog
+RUN useradd --create-home --uid "${APP_UID}" --user-group --shell /usr/sbin/nologin catdog \
+    && mkdir -p /etc/catdog/redis && chown catdog:catdog /etc/catdog/redis
 
 WORKDIR /app
 COPY celeryconfig.py ./
@@ -33,6 +43,11 @@ COPY shared/ shared/
 COPY workers/ workers/
 COPY jobs/ jobs/
 COPY training/ training/
+# The client: docker compose run client train ... (the workers never import it).
+COPY submit.py ./
+COPY client/ client/
+# Renders Redis's config file from the environment (the redis-config service).
+COPY docker/redis_config.py /usr/local/bin/catdog-redis-config
 
 USER catdog
 

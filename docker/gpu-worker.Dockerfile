@@ -3,8 +3,9 @@
 #
 # Build context: the repository root. From docker/docker-compose.yml:
 #   build: {context: .., dockerfile: docker/gpu-worker.Dockerfile}
-# or by hand, from the repository root:
-#   docker build -f docker/gpu-worker.Dockerfile -t catdog-gpu-worker .
+# by hand, from the repository root:
+#   docker build -f docker/gpu-worker.Dockerfile -t catdog-queue/gpu-worker .
+# or with docker/build-images.sh, which works with any builder.
 #
 # Why python:3.11-slim and not an nvidia/cuda base image: TensorFlow's install guide
 # (tensorflow.org/install/pip) gives `pip install tensorflow[and-cuda]` as the Linux GPU
@@ -14,7 +15,11 @@
 # NVIDIA driver and the NVIDIA Container Toolkit. An nvidia/cuda:*-cudnn-runtime base
 # would bring a second CUDA whose versions must be kept in step with TensorFlow's by
 # hand, and Ubuntu's Python 3.10 or 3.12 instead of the 3.11 of the other images.
-FROM python:3.11-slim
+#
+# BASE_IMAGE: the official python:3.11-slim, or a stand-in with Python 3.11 and pip
+# (docker/make-base-images.sh makes one from Debian packages).
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 # NVIDIA_DRIVER_CAPABILITIES: the NVIDIA Container Toolkit mounts only the driver
 # libraries named here; unset, it mounts "utility" alone (nvidia-smi), without libcuda.
@@ -28,16 +33,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     TF_CPP_MIN_LOG_LEVEL=1
 
-# requirements.txt with tensorflow==X replaced by tensorflow[and-cuda]==X (the same
-# pinned version); the build fails if that line is missing, rather than quietly
-# installing a TensorFlow without the CUDA libraries.
+# TENSORFLOW_EXTRAS: "and-cuda" (the default) installs tensorflow[and-cuda]==X, with the
+# CUDA libraries, in place of requirements.txt's tensorflow==X (the same pinned version);
+# empty installs plain tensorflow==X, for hosts without a GPU and for tests (it still
+# trains, on the CPU, without gigabytes of CUDA wheels). The build fails if the
+# tensorflow line is missing, rather than quietly installing no TensorFlow. This layer
+# comes before the code, so changing the code does not reinstall anything.
+ARG TENSORFLOW_EXTRAS=and-cuda
 COPY requirements.txt /tmp/requirements.txt
-RUN sed -E 's/^tensorflow==/tensorflow[and-cuda]==/' /tmp/requirements.txt > /tmp/requirements-gpu.txt \
-    && grep -q -E '^tensorflow\[and-cuda\]==' /tmp/requirements-gpu.txt \
+RUN sed -E "s/^tensorflow==/tensorflow${TENSORFLOW_EXTRAS:+[$TENSORFLOW_EXTRAS]}==/" /tmp/requirements.txt > /tmp/requirements-gpu.txt \
+    && grep -q -E '^tensorflow(\[[a-z-]+\])?==' /tmp/requirements-gpu.txt \
     && pip install --no-cache-dir -r /tmp/requirements-gpu.txt \
     && rm -rf /tmp/requirements.txt /tmp/requirements-gpu.txt /root/.cache
 
-# An unprivileged user; the image data mounted at /data must be readable by it.
+# An unprivileged user. The gpu worker reads no image files: shards come from Redis.
 ARG APP_UID=10001
 RUN useradd --create-home --uid "${APP_UID}" --user-group --shell /usr/sbin/nologin catdog
 

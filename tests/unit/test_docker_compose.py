@@ -6,9 +6,11 @@ against ``celeryconfig``, the Celery tasks, ``shared/settings.py`` and Flower.
 """
 
 import ast
+import importlib.util
 import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +22,7 @@ import celeryconfig
 REPOSITORY = Path(__file__).resolve().parents[2]
 DOCKER = REPOSITORY / "docker"
 COMPOSE_FILE = DOCKER / "docker-compose.yml"
+GPU_COMPOSE_FILE = DOCKER / "docker-compose.gpu.yml"
 
 WORKERS = ("cpu-worker", "gpu-worker")
 CELERY_SERVICES = (*WORKERS, "flower")
@@ -335,14 +338,51 @@ def test_every_variable_is_documented_in_the_docker_readme(raw):
 # --- redis --------------------------------------------------------------------
 
 
-def test_redis_requires_the_password_and_never_evicts(services):
+def _redis_config_module():
+    spec = importlib.util.spec_from_file_location("redis_config", DOCKER / "redis_config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_redis_reads_its_config_file_and_no_password_is_on_its_command_line(services):
     redis = services["redis"]
     assert redis["image"].startswith("redis:7")
     argv = as_argv(redis["command"])
     assert argv[0] == "redis-server"
-    assert option_values(argv, "--requirepass") == [REQUIRED["REDIS_PASSWORD"]]
-    assert option_values(argv, "--maxmemory-policy") == ["noeviction"]
-    assert not option_values(argv, "--port") or option_values(argv, "--port") == ["6379"]
+    assert REQUIRED["REDIS_PASSWORD"] not in " ".join(argv)
+    assert not option_values(argv, "--requirepass")
+    # The file that redis-config writes, in the volume both mount.
+    config_step = services["redis-config"]
+    written = as_argv(config_step["command"])[-1]
+    assert argv[1:] == [written]
+    assert REQUIRED["REDIS_PASSWORD"] not in " ".join(as_argv(config_step["command"]))
+    config_folder = str(Path(written).parent)
+    read = {str(volume).split(":")[0] for volume in redis["volumes"]
+            if str(volume).split(":")[1] == config_folder}  # fmt: skip
+    write = {str(volume).split(":")[0] for volume in config_step["volumes"]
+             if str(volume).split(":")[1] == config_folder}  # fmt: skip
+    assert read and read == write
+    assert redis["depends_on"]["redis-config"]["condition"] == "service_completed_successfully"
+
+
+def test_the_redis_config_requires_the_password_and_never_evicts(services):
+    environment = environment_of(services["redis-config"])
+    assert environment["REDIS_PASSWORD"] == REQUIRED["REDIS_PASSWORD"]
+    text = _redis_config_module().render(environment)
+    lines = [line.split() for line in text.splitlines() if line and not line.startswith("#")]
+    assert ["requirepass", REQUIRED["REDIS_PASSWORD"]] in lines
+    assert ["maxmemory-policy", "noeviction"] in lines
+    assert ["port", str(REDIS_CONTAINER_PORT)] in lines
+    assert ["dir", "/data"] in lines  # the redis-data volume
+
+
+def test_the_redis_config_step_runs_from_the_cpu_image(services):
+    step = services["redis-config"]
+    assert dockerfile_of(step) == dockerfile_of(services["cpu-worker"])
+    script = as_argv(step["command"])[1]
+    copied = [args for keyword, args in instructions(dockerfile_of(step)) if keyword == "COPY"]
+    assert f"docker/redis_config.py {script}" in copied
 
 
 def test_redis_keeps_its_data_in_a_volume(raw, services):
@@ -382,26 +422,37 @@ def _data_mounts(service: dict) -> list[dict]:
     return mounts
 
 
-@pytest.mark.parametrize("worker", WORKERS)
-def test_workers_mount_the_data_read_only_at_data(services, worker):
-    mounts = _data_mounts(services[worker])
+def test_the_cpu_worker_mounts_the_data_read_only_at_data(services):
+    mounts = _data_mounts(services["cpu-worker"])
     assert len(mounts) == 1
     assert mounts[0]["source"] == REQUIRED["DATA_DIR"]
     assert mounts[0]["read_only"] is True
 
 
-def test_the_gpu_worker_reserves_one_nvidia_gpu(services):
-    devices = services["gpu-worker"]["deploy"]["resources"]["reservations"]["devices"]
+def test_the_gpu_worker_mounts_nothing(services):
+    # Shards come from Redis and models go back to it: no disk is shared with it.
+    assert not services["gpu-worker"].get("volumes")
+    assert "CATDOG_DATA_ROOT" not in environment_of(services["gpu-worker"])
+
+
+@pytest.fixture(scope="module")
+def gpu_override():
+    return resolve(yaml.safe_load(GPU_COMPOSE_FILE.read_text()), REQUIRED)["services"]
+
+
+def test_the_gpu_file_reserves_one_nvidia_gpu_for_the_gpu_worker(gpu_override):
+    assert set(gpu_override) == {"gpu-worker"}
+    devices = gpu_override["gpu-worker"]["deploy"]["resources"]["reservations"]["devices"]
     assert len(devices) == 1
     assert devices[0]["driver"] == "nvidia"
     assert str(devices[0]["count"]) == "1"
     assert "gpu" in devices[0]["capabilities"]
 
 
-def test_only_the_gpu_worker_reserves_a_gpu(services):
-    for name, service in services.items():
-        if name != "gpu-worker":
-            assert "reservations" not in service.get("deploy", {}).get("resources", {})
+def test_the_main_file_reserves_no_gpu(services):
+    # Docker refuses a container that reserves a GPU on a host without one.
+    for service in services.values():
+        assert "reservations" not in service.get("deploy", {}).get("resources", {})
 
 
 def test_flower_runs_with_basic_auth_on_port_5555(raw, services):
@@ -522,11 +573,22 @@ def _cpu_requirements(dockerfile: Path) -> list[str]:
     return [line for line in _requirement_lines() if not re.search(found[1], line)]
 
 
-def _gpu_requirements(dockerfile: Path) -> list[str]:
-    """requirements.txt through the image's ``sed -E 's/PATTERN/REPLACEMENT/'``."""
-    found = re.search(r"sed -E 's/([^/]+)/([^/]+)/' /tmp/requirements\.txt", dockerfile.read_text())
+def _gpu_requirements(dockerfile: Path, extras: str | None = None) -> list[str]:
+    """requirements.txt through the image's ``sed -E "..."``, run by bash as the build does,
+    with TENSORFLOW_EXTRAS at the Dockerfile's default unless given."""
+    text = dockerfile.read_text()
+    found = re.search(r'(sed -E "[^"]+") /tmp/requirements\.txt', text)
     assert found, "the gpu image no longer rewrites requirements.txt as this test expects"
-    return [re.sub(found[1], lambda _: found[2], line) for line in _requirement_lines()]
+    if extras is None:
+        extras = re.search(r"^ARG TENSORFLOW_EXTRAS=(\S*)$", text, re.MULTILINE)[1]
+    rewritten = subprocess.run(
+        ["bash", "-c", f'{found[1]} "$1"', "sed", str(REPOSITORY / "requirements.txt")],
+        env={"TENSORFLOW_EXTRAS": extras},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return rewritten.stdout.splitlines()
 
 
 def test_the_cpu_image_installs_everything_but_tensorflow(services):
@@ -548,6 +610,33 @@ def test_the_gpu_image_installs_tensorflow_with_cuda_at_the_pinned_version(servi
     assert not [line for line in installed if line.startswith("tensorflow==")]
     changed = set(installed) ^ set(_requirement_lines())
     assert changed == {pinned[0], f"tensorflow[and-cuda]=={version}"}
+
+
+def test_the_gpu_image_installs_plain_tensorflow_when_asked(services):
+    installed = _gpu_requirements(dockerfile_of(services["gpu-worker"]), extras="")
+    assert installed == _requirement_lines()
+    build_args = services["gpu-worker"]["build"]["args"]
+    assert build_args["TENSORFLOW_EXTRAS"] == "and-cuda"
+
+
+@pytest.mark.parametrize("service", ["cpu-worker", "gpu-worker"])
+def test_images_start_from_the_base_image_build_argument(raw, service):
+    dockerfile = dockerfile_of(resolve(raw, REQUIRED)["services"][service])
+    steps = instructions(dockerfile)
+    assert ("ARG", "BASE_IMAGE=python:3.11-slim") in steps
+    assert [args for keyword, args in steps if keyword == "FROM"] == ["${BASE_IMAGE}"]
+    local = resolve(raw, REQUIRED | {"BASE_IMAGE": "catdog-base/python:3.11"})["services"]
+    assert local[service]["build"]["args"]["BASE_IMAGE"] == "catdog-base/python:3.11"
+
+
+def test_the_redis_image_can_be_replaced(raw):
+    local = resolve(raw, REQUIRED | {"REDIS_IMAGE": "catdog-base/redis:7"})["services"]
+    assert local["redis"]["image"] == "catdog-base/redis:7"
+
+
+def test_the_compose_file_has_no_top_level_name(raw):
+    # Compose v1 rejects it; the project name comes from COMPOSE_PROJECT_NAME or -p.
+    assert "name" not in raw
 
 
 def test_flower_runs_from_an_image_that_installs_flower(services):

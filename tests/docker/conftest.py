@@ -1,0 +1,305 @@
+"""The cluster of docker/docker-compose.yml in real containers, for the tests of this folder.
+
+One compose project serves the tests of this folder: the images are built with
+docker/build-images.sh (plain TensorFlow: these hosts have no GPU), then Redis, Flower, two
+CPU workers and the GPU worker (training on the CPU) start on free loopback ports, with random
+passwords that go to Compose through a private env file and to submit.py through its
+environment, never on a command line. The project is removed, volumes and all, when the last
+test of this folder is done.
+
+Where no Docker engine, no Compose or no Chromium is found, the tests that need them skip,
+naming what is missing; with CATDOG_REQUIRE_DOCKER=1 (set by .ci/run) they fail instead.
+
+Base images: BASE_IMAGE and REDIS_IMAGE if set; else the official python:3.11-slim and
+redis:7.4 if this Docker has them; else the stand-ins of docker/make-base-images.sh if it
+has those; else the official names (pulled).
+"""
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+DOCKER_DIR = REPOSITORY_ROOT / "docker"
+COMPOSE_FILE = DOCKER_DIR / "docker-compose.yml"
+REQUIRED = os.environ.get("CATDOG_REQUIRE_DOCKER") == "1"
+# Test images get their own tags, so a user's catdog-queue/* images are left alone.
+CPU_IMAGE = "catdog-queue-test/cpu-worker"
+GPU_IMAGE = "catdog-queue-test/gpu-worker"
+BUILD_TIMEOUT_S = 1800  # a cold build downloads TensorFlow
+COMPOSE_TIMEOUT_S = 300
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "docker: needs a Docker engine and Compose (skips without; see conftest)"
+    )
+
+
+def unavailable(reason: str):
+    """Skip, or fail where CI expects Docker (CATDOG_REQUIRE_DOCKER=1)."""
+    if REQUIRED:
+        pytest.fail(f"CATDOG_REQUIRE_DOCKER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def run(command, timeout, env=None, check=True, **kwargs) -> subprocess.CompletedProcess:
+    """A command with a time limit; on failure, an assertion that shows its output."""
+    process = subprocess.run(
+        [str(part) for part in command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **kwargs,
+    )
+    if check:
+        assert process.returncode == 0, (
+            f"{' '.join(map(str, command))} exited {process.returncode}:\n"
+            f"{process.stdout[-3000:]}\n{process.stderr[-3000:]}"
+        )
+    return process
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def compose_command() -> list[str] | None:
+    """``docker compose`` (v2) where it exists, else ``docker-compose`` (v1), else None."""
+    try:
+        if run(["docker", "compose", "version"], 30, check=False).returncode == 0:
+            return ["docker", "compose"]
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+# Package scope: the cluster stops when the last test of tests/docker is done, not at the end
+# of a whole-suite run.
+@pytest.fixture(scope="package")
+def docker_engine() -> list[str]:
+    """The compose command, once a Docker engine has answered."""
+    if not shutil.which("docker"):
+        unavailable("no docker command on PATH")
+    try:
+        info = run(["docker", "info", "--format", "{{.ServerVersion}}"], 60, check=False)
+    except subprocess.TimeoutExpired:
+        unavailable("the Docker engine did not answer `docker info` within 60 s")
+    if info.returncode != 0:
+        unavailable(f"no Docker engine answers: {info.stderr.strip()[:300]}")
+    compose = compose_command()
+    if compose is None:
+        unavailable("neither `docker compose` nor `docker-compose` is installed")
+    return compose
+
+
+def image_exists(name: str) -> bool:
+    return run(["docker", "image", "inspect", name], 60, check=False).returncode == 0
+
+
+def pick_image(variable: str, official: str, stand_in: str) -> str:
+    if os.environ.get(variable):
+        return os.environ[variable]
+    for name in (official, stand_in):
+        if image_exists(name):
+            return name
+    return official
+
+
+@pytest.fixture(scope="package")
+def images(docker_engine) -> dict:
+    """Build the cpu and gpu images (plain TensorFlow); returns the compose variables."""
+    settings = {
+        "BASE_IMAGE": pick_image("BASE_IMAGE", "python:3.11-slim", "catdog-base/python:3.11"),
+        "REDIS_IMAGE": pick_image("REDIS_IMAGE", "redis:7.4", "catdog-base/redis:7"),
+        "TENSORFLOW_EXTRAS": "",
+        "CPU_IMAGE": CPU_IMAGE,
+        "GPU_IMAGE": GPU_IMAGE,
+    }
+    run([DOCKER_DIR / "build-images.sh"], BUILD_TIMEOUT_S, env=os.environ | settings)
+    return settings
+
+
+class ComposeCluster:
+    """A compose project of docker/docker-compose.yml, driven as a user would."""
+
+    def __init__(self, compose: list[str], folder: Path, settings: dict):
+        self.compose = compose
+        self.folder = folder
+        self.project = f"catdogtest{secrets.token_hex(3)}"
+        self.redis_password = secrets.token_hex(24)
+        self.flower_credentials = f"tester:{secrets.token_hex(12)}"
+        self.redis_port = free_loopback_port()
+        self.flower_port = free_loopback_port()
+        self.data_dir = folder / "data"
+        self.data_dir.mkdir(mode=0o755)
+        self.data_dir.chmod(0o755)  # the containers' user must read it
+        self.variables = settings | {
+            "COMPOSE_PROJECT_NAME": self.project,
+            "REDIS_PASSWORD": self.redis_password,
+            "FLOWER_BASIC_AUTH": self.flower_credentials,
+            "DATA_DIR": str(self.data_dir),
+            "REDIS_PORT": str(self.redis_port),
+            "FLOWER_PORT": str(self.flower_port),
+            # Two replicas on two cores.
+            "CPU_WORKER_CONCURRENCY": "1",
+            # A killed worker's task comes back after this (about 30 s) instead of 12 h.
+            # Until the watchdog that re-sends orphaned tasks lands; then remove this line.
+            "CATDOG_VISIBILITY_TIMEOUT_HOURS": "0.008",
+        }
+        # Secrets reach Compose through this file (and the environment), not argv.
+        self.env_file = folder / "compose.env"
+        self.env_file.touch(mode=0o600)
+        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.variables.items()))
+
+    def environment(self) -> dict:
+        """For Compose: this process's environment (PATH, DOCKER_HOST) and the settings."""
+        names = ("COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PROJECT_NAME")
+        inherited = {name: value for name, value in os.environ.items() if name not in names}
+        return inherited | self.variables
+
+    def run(self, *arguments, timeout=COMPOSE_TIMEOUT_S, check=True):
+        command = [*self.compose, "--env-file", self.env_file, "-f", COMPOSE_FILE]
+        command += ["-p", self.project, *arguments]
+        return run(command, timeout, env=self.environment(), check=check, cwd=DOCKER_DIR)
+
+    def containers(self, service: str | None = None, running_only=True) -> list[dict]:
+        """``docker inspect`` of the project's containers (of one service)."""
+        filters = ["--filter", f"label=com.docker.compose.project={self.project}"]
+        if service:
+            filters += ["--filter", f"label=com.docker.compose.service={service}"]
+        listed = run(["docker", "ps", "-q", *([] if running_only else ["-a"]), *filters], 60)
+        ids = listed.stdout.split()
+        if not ids:
+            return []
+        return json.loads(run(["docker", "inspect", *ids], 60).stdout)
+
+    def broker_url(self) -> str:
+        return f"redis://:{self.redis_password}@127.0.0.1:{self.redis_port}/0"
+
+    def flower_url(self) -> str:
+        return f"http://127.0.0.1:{self.flower_port}"
+
+    def client_environment(self) -> dict:
+        """For submit.py on the host: the broker in the environment, not on its command line."""
+        names = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CATDOG_STORE_URL")
+        environment = {k: v for k, v in os.environ.items() if k not in names}
+        return environment | {"CELERY_BROKER_URL": self.broker_url()}
+
+    def flower_get(self, path: str, credentials: str | None = "default"):
+        """(status, parsed JSON) of a Flower API call; HTTPError for 4xx and 5xx."""
+        if credentials == "default":
+            credentials = self.flower_credentials
+        request = urllib.request.Request(self.flower_url() + path)
+        if credentials:
+            token = base64.b64encode(credentials.encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+
+    def logs(self, lines: int = 60) -> str:
+        process = self.run("logs", "--no-color", "--tail", str(lines), check=False, timeout=60)
+        return process.stdout[-12000:]
+
+    def wait_until_ready(self, workers: int, timeout_s: float = 240.0) -> None:
+        """Until Flower answers and sees ``workers`` workers (the gpu worker included)."""
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while True:
+            try:
+                _, listed = self.flower_get("/api/workers?refresh=1")
+                last = sorted(listed)
+                if len(listed) >= workers:
+                    return
+            except (OSError, ValueError) as error:
+                last = error
+            assert time.monotonic() < deadline, f"workers not ready: {last}\n{self.logs()}"
+            time.sleep(2)
+
+
+@pytest.fixture(scope="package")
+def compose_cluster(docker_engine, images, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("compose")
+    cluster = ComposeCluster(docker_engine, folder, images)
+    try:
+        cluster.run("up", "-d", "--no-build", "--scale", "cpu-worker=2")
+        cluster.wait_until_ready(workers=3)
+        yield cluster
+    finally:
+        (folder / "compose.log").write_text(cluster.logs(lines=400))
+        cluster.run("down", "-v", "--remove-orphans", "-t", "5", check=False)
+
+
+def submit(cluster: ComposeCluster, arguments, timeout=600) -> subprocess.CompletedProcess:
+    """``python submit.py ARGUMENTS`` on the host, against the compose cluster."""
+    return subprocess.run(
+        [sys.executable, "submit.py", *map(str, arguments)],
+        cwd=REPOSITORY_ROOT,
+        env=cluster.client_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_submit(cluster: ComposeCluster, arguments) -> tuple[subprocess.Popen, str]:
+    """``submit.py`` in the background; returns (process, job id) once it printed the id."""
+    process = subprocess.Popen(
+        [sys.executable, "submit.py", *map(str, arguments)],
+        cwd=REPOSITORY_ROOT,
+        env=cluster.client_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(process.stderr.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    if not lines:
+        process.kill()
+        raise AssertionError(f"submit.py printed no job id within 120 s: {process.communicate()}")
+    assert lines[0].startswith("job "), lines[0] + process.communicate(timeout=60)[1]
+    return process, lines[0].split(":", 1)[0].removeprefix("job ")
+
+
+def finish(process: subprocess.Popen, timeout=600) -> tuple[int, str]:
+    """Wait for a ``start_submit`` process; returns (exit code, the rest of its stderr)."""
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+        raise AssertionError(f"submit.py still running after {timeout}s:\n{stderr}") from None
+    return process.returncode, stderr
+
+
+def readable_copy_of_images(folder: Path) -> None:
+    """Make a generated folder readable by the containers' user (uid 10001)."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
