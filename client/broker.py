@@ -1,5 +1,7 @@
 """Reach the Redis behind a broker URL, or say clearly why not."""
 
+import re
+
 
 class BrokerUnreachable(RuntimeError):
     """The configured Redis did not answer; the message names it (without password)."""
@@ -9,8 +11,10 @@ def redact(url: str) -> str:
     """The URL with any password replaced by ``***``, safe to print or log.
 
     Works on the text alone, so a malformed port or an IPv6 host survives as
-    written instead of raising or losing its brackets.
+    written instead of raising or losing its brackets. A ``password=`` query
+    parameter (which redis-py accepts too) is hidden as well.
     """
+    url = re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
     scheme, separator, rest = url.partition("://")
     if not separator:
         return url

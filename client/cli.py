@@ -198,13 +198,18 @@ def _add_cluster_options(command: argparse.ArgumentParser) -> None:
 
 
 def main(argv=None) -> int:
+    from redis import RedisError
+
     from client.broker import BrokerUnreachable
     from client.commands.common import UsageError
     from client.follow import JobFailed
     from client.local_cluster import ClusterError
     from jobs.records import JobNotFound
     from shared.listing import DataError
+    from shared.metrics import ResultRejected
     from shared.model_metadata import ModelFileError
+    from shared.settings import SettingError
+    from shared.shards import ArtifactMissing
 
     args = build_parser().parse_args(argv)
     what_goes_on = _what_goes_on(args)  # before a local cluster sets CELERY_BROKER_URL
@@ -214,11 +219,18 @@ def main(argv=None) -> int:
         signal.signal(signal_number, _interrupt)
     try:
         return _run(args)
-    except (DataError, ModelFileError, UsageError, JobNotFound) as error:
+    except (DataError, ModelFileError, UsageError, JobNotFound, SettingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (BrokerUnreachable, ClusterError, JobFailed) as error:
+    except (BrokerUnreachable, ClusterError, JobFailed, ResultRejected, ArtifactMissing) as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except RedisError as error:  # out of memory, a refused command, a broken connection
+        print(f"error: Redis answered: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as error:  # an unwritable --out or --cache-dir, a full disk
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"\ninterrupted: {what_goes_on}", file=sys.stderr)

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 
 from client import plots
+from shared.metrics import ResultRejected, job_metrics
+from shared.shards import TRAINED_FILES, artifact_key
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -17,7 +19,9 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def save_artifacts(store, artifact_keys: dict, out_dir: Path) -> list[Path]:
+def save_artifacts(store, artifact_keys, job_id: str, out_dir: Path) -> list[Path]:
+    """The files a train task saved, checked to be this job's, into ``out_dir``."""
+    artifact_keys = checked_artifacts(artifact_keys, job_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, key in artifact_keys.items():
@@ -25,6 +29,25 @@ def save_artifacts(store, artifact_keys: dict, out_dir: Path) -> list[Path]:
         write_atomically(path, store.get_artifact(key))
         written.append(path)
     return written
+
+
+def checked_artifacts(artifact_keys, job_id: str) -> dict:
+    """Only the files a train task makes, under this job's keys: nothing from Redis names a path.
+
+    Whoever can write to Redis could otherwise name ``../../.bashrc`` in a
+    result and have every client that fetches it write there.
+    """
+    if not isinstance(artifact_keys, dict) or set(artifact_keys) != set(TRAINED_FILES):
+        raise ResultRejected(
+            f"the train task's result names files {sorted(map(str, artifact_keys or {}))[:5]},"
+            f" expected {list(TRAINED_FILES)}"
+        )
+    for name, key in artifact_keys.items():
+        if key != artifact_key(job_id, name):
+            raise ResultRejected(
+                f"the train task's result names {key!r} for {name}, not a key of this job"
+            )
+    return {name: artifact_keys[name] for name in TRAINED_FILES}
 
 
 def save_metrics(metrics: dict, out_dir: Path) -> Path:
@@ -38,25 +61,12 @@ def collect_training(store, job_id, record, options: dict, summaries, result, ou
 
     The caller adds the timings it knows and saves ``metrics.json``.
     """
-    save_artifacts(store, result["artifacts"], out)
-    metrics = job_metrics(record, options, summaries, result["metrics"])
+    if not isinstance(result, dict) or set(result) != {"metrics", "artifacts"}:
+        raise ResultRejected(f"the train task of {job_id} returned something else than a result")
+    metrics = job_metrics(
+        job_id, record.part("train").listing, options, summaries, result["metrics"]
+    )
+    save_artifacts(store, result["artifacts"], job_id, out)
     title = f"{job_id}: {options['model']}, {options['optimizer']}"
     plots.plot_history(metrics["history"], out, title)
-    return metrics
-
-
-def job_metrics(record, options: dict, summaries, worker_metrics) -> dict:
-    listing = record.part("train").listing
-    decode_rejected = [item for summary in summaries for item in summary["rejected"]]
-    metrics = {"job_id": record.job_id, "data_dir": listing["root"]} | options
-    metrics |= {
-        "images_total": listing["total"],
-        "images_rejected": listing["rejected"] + decode_rejected,
-        "shards": {
-            "count": len(summaries),
-            "bytes": sum(summary["bytes"] for summary in summaries),
-            "reused": sum(1 for summary in summaries if summary["reused"]),
-        },
-    }
-    metrics |= {name: value for name, value in worker_metrics.items() if name != "timings"}
     return metrics

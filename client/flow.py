@@ -8,6 +8,7 @@ module collects the results into the output folder. ``status``, ``fetch``,
 Redis.
 """
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -153,6 +154,7 @@ def run_job(args, record, collector, timings: dict, started: float, prepare=None
     from client.session import connect
 
     out = collector.output_path(args.out, record.job_id)
+    require_writable(out.parent if out.suffix else out)  # before hours of work, not after
     with ExitStack() as stack:
         session = connect(args, record.job_id, collector.log_dir(args, out, record.job_id), stack)
         session.start_workers(data_roots(record))
@@ -166,3 +168,14 @@ def run_job(args, record, collector, timings: dict, started: float, prepare=None
         followed = follow(session, stack, record, timings)
         collected = collector.collect_results(session, record, followed, out, timings, started)
     return collector.report(collected, out)
+
+
+def require_writable(folder: Path) -> None:
+    from client.commands.common import UsageError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot write results into {folder}: {error.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write results into {folder}: permission denied")

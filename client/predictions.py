@@ -4,10 +4,12 @@ import csv
 import io
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 from client.collect import write_atomically
 from shared.listing import label_of
+from shared.metrics import ResultRejected
 
 SHEET_IMAGES = 32
 
@@ -18,15 +20,31 @@ def image_id(relative_path: str) -> str:
 
 
 def id_sort_key(identifier: str):
-    """Numeric ids in numeric order first, then the others by name."""
-    return (0, int(identifier), "") if identifier.isdigit() else (1, 0, identifier)
+    """Numeric ids in numeric order first, then the others by name.
+
+    Only ASCII digits count: ``"²".isdigit()`` is true, but it is no number.
+    """
+    if identifier.isascii() and identifier.isdigit():
+        return (0, int(identifier), "")
+    return (1, 0, identifier)
 
 
 def prediction_rows(paths: list[str], probabilities: list[list[float]]) -> list[dict]:
-    """One row per image, sorted by id: path, id, probabilities."""
+    """One row per image, sorted by id: path, id, probabilities.
+
+    The id is the file's name without its extension (Kaggle's ``123``), or
+    its path without the extension where two folders hold the same name, so
+    that no two rows share an id.
+    """
+    stems = [image_id(path) for path in paths]
+    repeated = {stem for stem, count in Counter(stems).items() if count > 1}
     rows = [
-        {"path": path, "id": image_id(path), "probabilities": row}
-        for path, row in zip(paths, probabilities, strict=True)
+        {
+            "path": path,
+            "id": os.path.splitext(path)[0] if stem in repeated else stem,
+            "probabilities": row,
+        }
+        for path, stem, row in zip(paths, stems, probabilities, strict=True)
     ]
     return sorted(rows, key=lambda row: id_sort_key(row["id"]))
 
@@ -38,7 +56,10 @@ def write_csv(rows: list[dict], path: Path) -> None:
     writer.writerow(["id", "label"])
     for row in rows:
         writer.writerow([row["id"], f"{row['probabilities'][-1]:.6f}"])
-    write_atomically(path, buffer.getvalue().encode())
+    # A file name that is not UTF-8 (kept by Python as surrogates) is written
+    # with its bytes escaped, so the CSV itself stays valid UTF-8.
+    text = buffer.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    write_atomically(path, text.encode())
 
 
 def write_rejected(rejected: list[dict], path: Path) -> None:
@@ -81,11 +102,17 @@ def contact_sheet(root: Path, rows: list[dict], labels: list[str], path: Path) -
     save_figure(figure, path)
 
 
-def save_predictions(store, outcome: dict, listing: dict, labels: list[str], csv_path: Path):
-    """CSV, rejected files and contact sheet beside it; returns counts and accuracy."""
-    table = json.loads(store.get_artifact(outcome["predictions"]))
+def save_predictions(store, outcome: dict, part, labels: list[str], csv_path: Path):
+    """CSV, rejected files and contact sheet beside it; returns counts and accuracy.
+
+    Every path in the task's result must be one of the files the job listed:
+    the contact sheet opens them, and nothing from Redis may name a file.
+    """
+    listing = part.listing
+    listed = {path for shard in part.shards for path in shard["paths"]}
+    table = checked_table(store.get_artifact(outcome["predictions"]), listed, len(labels))
     rows = prediction_rows(table["paths"], table["probabilities"])
-    rejected = listing["rejected"] + outcome["rejected"]
+    rejected = listing["rejected"] + checked_rejections(outcome["rejected"], listed)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(rows, csv_path)
     write_rejected(rejected, csv_path.with_suffix(".rejected.json"))
@@ -113,3 +140,33 @@ def print_summary(summary: dict, csv_path: Path, seconds: float, what="in all") 
         print(f"  rejected {item['path']}: {item['reason']}")
     if len(summary["rejected"]) > 10:
         print(f"  ... see {csv_path.with_suffix('.rejected.json')}")
+
+
+def checked_table(raw: bytes, listed: set, classes: int) -> dict:
+    """The predict task's table, if it is one: listed paths, one row of ``classes`` numbers each."""
+    try:
+        table = json.loads(raw)
+        paths, probabilities = table["paths"], table["probabilities"]
+    except (ValueError, KeyError, TypeError):
+        raise ResultRejected("the predictions in Redis are not a table of paths and rows") from None
+    if not (isinstance(paths, list) and isinstance(probabilities, list)):
+        raise ResultRejected("the predictions in Redis are not lists")
+    if len(paths) != len(probabilities) or not set(paths) <= listed:
+        raise ResultRejected("the predictions in Redis name files this job did not list")
+    for row in probabilities:
+        if not (isinstance(row, list) and len(row) == classes):
+            raise ResultRejected(f"a prediction in Redis is not {classes} probabilities")
+        if not all(isinstance(value, int | float) and 0 <= value <= 1 for value in row):
+            raise ResultRejected("a prediction in Redis is not a probability")
+    return table
+
+
+def checked_rejections(rejected, listed: set) -> list[dict]:
+    if not isinstance(rejected, list) or not all(
+        isinstance(item, dict)
+        and item.get("path") in listed
+        and isinstance(item.get("reason"), str)
+        for item in rejected
+    ):
+        raise ResultRejected("the rejected files in Redis are not files this job listed")
+    return [{"path": item["path"], "reason": item["reason"]} for item in rejected]

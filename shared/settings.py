@@ -15,6 +15,10 @@ DEFAULT_ARTIFACT_TTL_HOURS = 24.0
 DEFAULT_VISIBILITY_TIMEOUT_HOURS = 12.0
 
 
+class SettingError(ValueError):
+    """An environment variable holds a value the project cannot use; the message names it."""
+
+
 def _float_from_env(name: str, default: float) -> float:
     raw_value = os.environ.get(name)
     if raw_value in (None, ""):
@@ -22,9 +26,9 @@ def _float_from_env(name: str, default: float) -> float:
     try:
         value = float(raw_value)
     except ValueError:
-        raise ValueError(f"{name} must be a number, received {raw_value!r}") from None
+        raise SettingError(f"{name} must be a number, received {raw_value!r}") from None
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number, received {raw_value!r}")
+        raise SettingError(f"{name} must be a positive number, received {raw_value!r}")
     return value
 
 
@@ -32,7 +36,7 @@ def _whole_number_from_env(name: str, default: float, scale: float = 1.0) -> int
     """A positive setting times ``scale``, as a whole number of at least 1."""
     whole = int(_float_from_env(name, default) * scale)
     if whole < 1:
-        raise ValueError(f"{name} is too small: it must come to at least 1 after scaling")
+        raise SettingError(f"{name} is too small: it must come to at least 1 after scaling")
     return whole
 
 

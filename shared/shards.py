@@ -18,6 +18,10 @@ UPLOADS_GONE = "uploaded files are gone from Redis"
 _LENGTH = struct.Struct("<I")
 
 
+class ArtifactMissing(LookupError):
+    """A job's file (a model, predictions) has expired from Redis."""
+
+
 class ShardMissing(KeyError):
     """Shards were expected in Redis but are gone (expired, evicted, flushed)."""
 
@@ -153,7 +157,10 @@ class ShardStore:
     def get_artifact(self, key: str) -> bytes:
         data = self.redis.get(key)
         if data is None:
-            raise KeyError(f"artifact {key} is gone from Redis (expired?)")
+            raise ArtifactMissing(
+                f"{key} is gone from Redis: results expire after CATDOG_ARTIFACT_TTL_HOURS"
+                " (24 by default); run the job again (`submit.py resume <job id>`)"
+            )
         return data
 
 
@@ -167,6 +174,10 @@ def _upload_key(shard_key: str) -> str:
 def _name(relative_path: str) -> bytes:
     # surrogateescape: non-UTF-8 file names round-trip byte for byte.
     return relative_path.encode("utf-8", "surrogateescape")
+
+
+# The files a train task saves, under artifact_key(job id, name).
+TRAINED_FILES = ("model.keras", "model.h5")
 
 
 def artifact_key(job_id: str, name: str) -> str:

@@ -21,6 +21,7 @@ from jobs.canvas import AFTER_A_CRASH
 from shared import settings
 from shared.job_state import JobState, LockLost
 from shared.options import PredictOptions, TrainingOptions
+from shared.shards import TRAINED_FILES
 from workers.app import app
 from workers.assembly import assemble_shards
 from workers.store import store
@@ -105,7 +106,7 @@ def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
         )
         artifacts = {
             name: store().put_artifact(job_id, name, Path(output_dir, name).read_bytes())
-            for name in ("model.keras", "model.h5")
+            for name in TRAINED_FILES
         }
     metrics["images_used"] = len(paths)
     metrics["shards_redecoded"] = assembly["redecoded"]

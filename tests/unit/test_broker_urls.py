@@ -77,3 +77,8 @@ def test_unsupported_scheme_raises_broker_unreachable(url):
 def test_malformed_port_raises_broker_unreachable():
     with pytest.raises(BrokerUnreachable):
         check_reachable("redis://:secret@127.0.0.1:notaport/0", timeout_seconds=1)
+
+
+def test_redact_hides_a_password_given_as_a_query_parameter():
+    url = "redis://redis.example.com:6379/0?password=secret&socket_timeout=5"
+    assert redact(url) == "redis://redis.example.com:6379/0?password=***&socket_timeout=5"

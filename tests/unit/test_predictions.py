@@ -94,3 +94,22 @@ def test_safe_loading_refuses_a_lambda_layer(tmp_path):
     keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
     with pytest.raises(ValueError, match=r"(?i)lambda|unsafe|safe_mode"):
         load_model_safely(str(tmp_path / "lambda.keras"))
+
+
+def test_a_name_of_digits_that_are_not_decimal_sorts_as_a_name():
+    # "²".isdigit() is True, but int("²") fails: this used to crash the CSV.
+    ids = ["²", "10", "1", "٣"]
+    assert sorted(ids, key=id_sort_key) == ["1", "10", "²", "٣"]
+
+
+def test_files_of_the_same_name_in_two_folders_keep_distinct_ids():
+    rows = prediction_rows(["a/1.jpg", "b/1.jpg", "2.jpg"], [[0.1, 0.9], [0.2, 0.8], [0.3, 0.7]])
+    assert [row["id"] for row in rows] == ["2", "a/1", "b/1"]
+
+
+def test_a_file_name_that_is_not_utf8_is_written_escaped(tmp_path):
+    name = b"\xff\xfe7.jpg".decode("utf-8", "surrogateescape")  # as os.listdir gives it
+    rows = prediction_rows([name, "1.jpg"], [[0.5, 0.5], [0.1, 0.9]])
+    write_csv(rows, tmp_path / "predictions.csv")
+    lines = (tmp_path / "predictions.csv").read_text(encoding="utf-8").splitlines()
+    assert lines == ["id,label", "1,0.900000", "\\xff\\xfe7,0.500000"]

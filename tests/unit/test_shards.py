@@ -10,6 +10,7 @@ from shared.listing import list_labelled_images, plan_shards
 from shared.shard_builder import build_shard
 from shared.shards import (
     SHARD_MAGIC,
+    ArtifactMissing,
     ShardMissing,
     ShardStore,
     assemble,
@@ -292,7 +293,7 @@ def test_artifacts_round_trip_with_their_own_ttl(store, redis):
     assert redis.ttls[key] == 60
     assert store.get_artifact(key) == b"weights"
     redis.forget(key)
-    with pytest.raises(KeyError, match="gone"):
+    with pytest.raises(ArtifactMissing, match="gone"):
         store.get_artifact(key)
 
 
