@@ -4,7 +4,7 @@ import logging
 import time
 
 from shared import settings
-from shared.decode import require_allowed_root, require_visible
+from shared.data_access import require_allowed_root, require_visible
 from shared.shard_builder import build_shard
 from shared.shards import connect_store
 from workers.app import app
@@ -25,14 +25,25 @@ def store():
 def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
     """Decode one shard's files (or reuse the cached shard); return counts, not pixels."""
     started = time.perf_counter()
-    if not shard.get("uploaded"):  # uploaded bytes come from Redis, not this disk
+    uploaded = shard.get("uploaded")
+    if not uploaded:  # uploaded bytes come from Redis, not this disk
         require_visible(data_root)
         require_allowed_root(data_root, settings.data_roots())
 
     def report(done, total):
         self.update_state(state="DECODING", meta={"done": done, "total": total})
 
-    summary = build_shard(shard, data_root, store(), settings.max_image_pixels(), report)
+    # A file this worker cannot read (FileUnreadable) fails the task: nothing is cached.
+    summary = build_shard(
+        shard,
+        data_root,
+        store(),
+        settings.max_image_pixels(),
+        report,
+        allowed_roots=None if uploaded else settings.data_roots(),
+        max_decode_bytes=settings.max_decode_bytes(),
+        max_file_bytes=settings.max_file_bytes(),
+    )
     logger.info(
         "job %s shard %d: %d images, %d rejected, %s in %.2fs",
         job_id,
