@@ -182,6 +182,8 @@ def _decode_with_pillow(data, reader, image_size, budget, fixed_bytes=0) -> np.n
         raise
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         # Truncated or corrupt data surfaces as OSError, SyntaxError or EOFError.
+        if str(error) == "not identified by this driver":  # Pillow's words for a bad header
+            error = f"a damaged {reader.format} header"
         raise ImageRejected(f"cannot decode: {error}") from None
 
 
