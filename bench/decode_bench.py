@@ -1,9 +1,13 @@
-"""``decode``: images per second per core of three ways to get 32x32 RGB pixels.
+"""``decode``: images per second per core of the ways to get 32x32 RGB pixels.
 
-- ``ours``: ``shared.decode.decode_image`` (Pillow, JPEG draft mode: libjpeg
-  scales by 1/2, 1/4 or 1/8 in the DCT, then EXIF rotation, RGB, bilinear resize);
+- ``ours``: ``shared.decode.decode_image`` on a path (simplejpeg: libjpeg-turbo
+  scales by 1/2, 1/4 or 1/8 in the DCT; EXIF rotation; bilinear resize as two
+  float32 matrix products);
 - ``ours, worker path``: ``shared.decode.decode_files``, what a cpu worker runs
-  per shard: ``decode_image`` plus ``resolve_inside`` (the data-folder check);
+  per shard: ``decode_image`` on bytes read through ``DataFolder`` (one
+  ``open`` per file relative to the folder's descriptor, ``fstat``, one read);
+- ``previous``: the decoder before simplejpeg: Pillow's JPEG draft mode (the
+  same DCT scaling), RGB, Pillow's bilinear resize;
 - ``tutorial``: what the tutorial did, without OpenCV: Pillow decodes the whole
   image, converts to RGB and resizes (bilinear) to 32x32;
 - ``tf.data``: ``tf.io.decode_jpeg(..., ratio=r)`` with the ratio draft mode
@@ -31,12 +35,22 @@ from shared.listing import list_labelled_images
 
 IMAGE_SIZE = 32
 DEFAULT_KAGGLE_LIMIT = 0  # 0: every image of the folder
-METHODS = ("ours", "tutorial", "tf.data", "ours, worker path")
+METHODS = ("ours", "tutorial", "tf.data", "ours, worker path", "previous")
+TARGET = 3.0  # ours, worker path / tutorial, per core, on each data set
 
 
 def tutorial_decode(path: str, image_size: int) -> np.ndarray:
     """The tutorial's way, cv2-free: full decode, RGB, resize; no draft mode."""
     with Image.open(path) as image:
+        image = image.convert("RGB")
+        image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
+
+
+def previous_decode(path: str, image_size: int) -> np.ndarray:
+    """The decoder before simplejpeg, without its checks: Pillow's draft mode, RGB, resize."""
+    with Image.open(path) as image:
+        image.draft("RGB", (image_size, image_size))
         image = image.convert("RGB")
         image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
         return np.asarray(image, dtype=np.uint8)
@@ -139,6 +153,7 @@ def main(args) -> int:
     python_decoders = {
         "ours": lambda path: decode_image(path, IMAGE_SIZE, max_pixels),
         "tutorial": lambda path: tutorial_decode(path, IMAGE_SIZE),
+        "previous": lambda path: previous_decode(path, IMAGE_SIZE),
     }
     rows, speedups = [], []
     for set_name, paths in data_sets(args.data, limit):
@@ -176,7 +191,7 @@ def main(args) -> int:
                     stats.ratio(wall_rates[method], wall_rates["tutorial"]),
                 ]
             )
-        speedups.append(stats.ratio(cpu_rates["ours"], cpu_rates["tutorial"]))
+        speedups.append(stats.ratio(cpu_rates["ours, worker path"], cpu_rates["tutorial"]))
     print(
         stats.format_table(
             [
@@ -193,8 +208,8 @@ def main(args) -> int:
     )
     speedup = min(speedups)
     print(
-        f"target: ours >= 2x the tutorial's full decode, per core:"
-        f" {stats.target_verdict(speedup, 2.0, at_most=False)}"
+        f"target: ours, worker path >= {TARGET:g}x the tutorial's full decode, per core,"
+        f" on each data set: {stats.target_verdict(speedup, TARGET, at_most=False)}"
     )
-    print(f"decode speedup: {speedup:.2f}x")
+    print(f"decode speedup (worker path, the smaller of the data sets): {speedup:.2f}x")
     return 0

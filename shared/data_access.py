@@ -138,16 +138,16 @@ class DataFolder:
 
     def read(self, relative_path: str, max_bytes: int) -> bytes:
         """The file's bytes: ImageRejected for the file's own faults, FileUnreadable else."""
-        parts = _components(relative_path)
-        if not parts or os.path.isabs(relative_path) or ".." in parts:
-            raise ImageRejected(OUTSIDE_REASON)
-        if "\x00" in relative_path:
-            raise ImageRejected("a NUL byte in the file name")
-        parent = self._descriptor_of(tuple(parts[:-1]), relative_path)
+        if os.sep in relative_path or relative_path in ("", ".", "..", "\x00"):
+            parent, name = self._parent_of(relative_path)
+        else:  # a file in the folder itself, as in Kaggle's train/: no walk to do
+            parent, name = self._root, relative_path
         try:
-            descriptor = os.open(parts[-1], _OPEN_FLAGS, dir_fd=parent)
+            descriptor = os.open(name, _OPEN_FLAGS, dir_fd=parent)
+        except ValueError:  # a NUL byte in the name
+            raise ImageRejected("a NUL byte in the file name") from None
         except OSError as error:
-            raise _open_error(error, parts[-1], parent, relative_path) from None
+            raise _open_error(error, name, parent, relative_path) from None
         try:
             status = os.fstat(descriptor)
             if not stat.S_ISREG(status.st_mode):
@@ -159,6 +159,15 @@ class DataFolder:
             raise _unreadable(relative_path, error) from None
         finally:
             os.close(descriptor)
+
+    def _parent_of(self, relative_path: str) -> tuple[int, str]:
+        """(descriptor of the file's folder, its name), or ImageRejected for a path out."""
+        parts = _components(relative_path)
+        if not parts or os.path.isabs(relative_path) or ".." in parts:
+            raise ImageRejected(OUTSIDE_REASON)
+        if "\x00" in relative_path:
+            raise ImageRejected("a NUL byte in the file name")
+        return self._descriptor_of(tuple(parts[:-1]), relative_path), parts[-1]
 
     def _descriptor_of(self, folder: tuple, relative_path: str) -> int:
         """A descriptor of ``folder`` below the root, reached without following links."""

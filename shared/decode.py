@@ -2,17 +2,19 @@
 
 JPEG: simplejpeg (libjpeg-turbo, little overhead per call) scales by 1/2,
 1/4 or 1/8 while decoding, in the DCT, at the scale Pillow's draft mode
-picks (never below the target size): the pixels equal Pillow's draft decode.
-EXIF orientation is read from the header and applied to the small array,
-then a bilinear resize with Pillow's filter (antialiased: a weighted average
-of every source pixel under the output pixel, never a nearest-neighbour
-pick), done as two small float32 matrix products: Pillow's resize costs
-twice as much on an image this small, most of it per call.
+picks (never below the target size), so it decodes the same pixels Pillow
+would. EXIF orientation is read from the header and applied to that small
+array, then a bilinear resize with Pillow's filter (antialiased: a weighted
+average of every source pixel under the output pixel, never a
+nearest-neighbour pick), done as two float32 matrix products: on images
+this small Pillow's resize costs about twice as much, mostly per call. The
+result is within 1 of Pillow's (which rounds to 8 bits between its passes).
 JPEGs simplejpeg does not take (CMYK, 12-bit, lossless, arithmetic-coded,
 or any complaint from libjpeg) go to Pillow's JPEG reader, which decides
-as the decoder always did. PNG: Pillow's PNG reader. Each reader is chosen
-by the file's first bytes (``image_headers``) and opened directly: Pillow
-never guesses a format, so no other decoder (Ghostscript for EPS) is reached.
+as the decoder always did; PNG goes to Pillow's PNG reader
+(``pillow_decode``). The reader is chosen by the file's first bytes
+(``image_headers``): Pillow never guesses a format, so no other decoder
+(Ghostscript for EPS) is ever reached.
 
 Bounds, all from the header, before any pixel is decoded: the pixel count
 (``max_pixels``, decompression bombs) and the memory the decode will hold
@@ -24,31 +26,27 @@ Grayscale, palette, transparency (over white) and 16-bit images (scaled to
 
 import contextlib
 import functools
-import io
 
 import numpy as np
 import simplejpeg
-from PIL import Image, ImageOps, JpegImagePlugin, PngImagePlugin
+from PIL import JpegImagePlugin, PngImagePlugin
 
 from shared import image_headers
 from shared.data_access import DataFolder, ImageRejected
+from shared.pillow_decode import decode_with_pillow, refuse_over_budget, three_channels
 from shared.settings import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FILE_BYTES
 
 __all__ = ["PREPROCESSING_VERSION", "ImageRejected", "decode_files", "decode_image"]
 
 # Bump when decoding changes what comes out (pixels, or which files are used):
 # shard keys include it, so cached shards made by older code are not reused.
-# 2: JPEG and PNG only, by content; transparency composited after the resize.
+# 2: JPEG and PNG only, by content; simplejpeg and a float resize (within 1 of
+#    Pillow's); transparency composited after the resize.
 PREPROCESSING_VERSION = 2
 
 _FAST_FRAMES = (0xC0, 0xC1, 0xC2)  # baseline, extended and progressive Huffman JPEG
 # simplejpeg's output (3 bytes a pixel) and its float32 copy for the resize (12).
 _FAST_JPEG_BYTES = 15
-# Bytes a pixel at a decode's peak, by Pillow mode: the decoded image (Pillow
-# keeps 3- and 4-band pixels in 4 bytes) plus what _to_rgb converts it to.
-_WORKING_BYTES = {"1": 2, "L": 1, "P": 5, "RGB": 4, "CMYK": 8, "LA": 8, "RGBA": 8, "I": 13}
-_WORKING_BYTES |= {"I;16": 6, "I;16B": 6, "I;16L": 6, "I;16N": 6, "transparent P": 9}
-_MOST_WORKING_BYTES = 16  # any other mode
 _ORIENTATIONS = {  # EXIF orientation -> the array view Pillow's exif_transpose would make
     2: lambda pixels: pixels[:, ::-1],
     3: lambda pixels: pixels[::-1, ::-1],
@@ -82,7 +80,7 @@ def decode_image(source, image_size: int, max_pixels: int, max_decode_bytes=None
         raise ImageRejected(f"cannot decode: {reason}") from None
     _refuse_bombs(width, height, max_pixels)
     if header is None:
-        return _decode_with_pillow(data, reader, image_size, budget)
+        return decode_with_pillow(data, reader, image_size, budget)
     return _decode_jpeg(data, header, image_size, budget)
 
 
@@ -138,8 +136,10 @@ def draft_scale(width: int, height: int, image_size: int) -> int:
 def _decode_jpeg(data: bytes, header, image_size: int, budget: int) -> np.ndarray:
     scale = draft_scale(header.width, header.height, image_size)
     width, height = -(-header.width // scale), -(-header.height // scale)
-    needed = header.coefficient_bytes() + width * height * _FAST_JPEG_BYTES
-    _refuse_over_budget(needed, budget, header.width, header.height, "JPEG")
+    coefficients = header.coefficient_bytes()
+    needed = coefficients + width * height * _FAST_JPEG_BYTES
+    if needed > budget:
+        refuse_over_budget(needed, budget, header.width, header.height, "JPEG")
     channels = len(header.sampling)
     if header.precision == 8 and channels in (1, 3) and header.frame_marker in _FAST_FRAMES:
         # Asked for exactly the draft size: simplejpeg picks the same scale as Pillow.
@@ -157,34 +157,7 @@ def _decode_jpeg(data: bytes, header, image_size: int, budget: int) -> np.ndarra
             if header.orientation in _ORIENTATIONS:
                 pixels = _ORIENTATIONS[header.orientation](pixels)
             return _resize(pixels, image_size)
-    return _decode_with_pillow(
-        data, JpegImagePlugin.JpegImageFile, image_size, budget, header.coefficient_bytes()
-    )
-
-
-def _decode_with_pillow(data, reader, image_size, budget, fixed_bytes=0) -> np.ndarray:
-    try:
-        with reader(io.BytesIO(data)) as image:
-            if reader is JpegImagePlugin.JpegImageFile:
-                image.draft("RGB", (image_size, image_size))
-            mode = image.mode
-            if mode == "P" and "transparency" in image.info:
-                mode = "transparent P"
-            needed = fixed_bytes + image.width * image.height * _WORKING_BYTES.get(
-                mode, _MOST_WORKING_BYTES
-            )
-            _refuse_over_budget(needed, budget, *image.size, image.mode)
-            image.load()
-            if "exif" in image.info:  # parsing EXIF costs; most photos here have none
-                ImageOps.exif_transpose(image, in_place=True)
-            return _to_rgb(image, image_size)
-    except ImageRejected:
-        raise
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
-        # Truncated or corrupt data surfaces as OSError, SyntaxError or EOFError.
-        if str(error) == "not identified by this driver":  # Pillow's words for a bad header
-            error = f"a damaged {reader.format} header"
-        raise ImageRejected(f"cannot decode: {error}") from None
+    return decode_with_pillow(data, JpegImagePlugin.JpegImageFile, image_size, budget, coefficients)
 
 
 def _refuse_bombs(width: int, height: int, max_pixels: int) -> None:
@@ -195,55 +168,20 @@ def _refuse_bombs(width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def _refuse_over_budget(needed: int, budget: int, width: int, height: int, kind: str) -> None:
-    if needed > budget:
-        raise ImageRejected(
-            f"too large to decode: {width}x{height} {kind} needs about {needed >> 20} MiB,"
-            f" over the {budget >> 20} MiB an image may take (CATDOG_MAX_DECODE_BYTES;"
-            " raise it, or make the image smaller)"
-        )
-
-
-def _to_rgb(image: Image.Image, image_size: int) -> np.ndarray:
-    """Any mode to (S, S, 3) uint8, resizing before the costly conversions where it can."""
-    mode = image.mode
-    if mode.startswith("I"):
-        image = Image.fromarray(_eight_bits(image), mode="L")
-    elif mode == "1":
-        image = image.convert("L")  # Pillow resizes 1-bit and palette images by nearest pixel
-    if mode in ("P", "PA") and ("transparency" in image.info or mode == "PA"):
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA"):
-        # Resize with premultiplied alpha, then put the result over white:
-        # a transparent pixel adds nothing of the colour it hides.
-        premultiplied = image.convert({"RGBA": "RGBa", "LA": "La"}[image.mode])
-        small = np.asarray(_resize_image(premultiplied, image_size), dtype=np.uint16)
-        over_white = small[..., :-1] + (255 - small[..., -1:])
-        return _three_channels(np.minimum(over_white, 255).astype(np.uint8))
-    if image.mode not in ("L", "RGB"):
-        image = image.convert("RGB")  # palette, CMYK
-    return _three_channels(np.asarray(_resize_image(image, image_size)))
-
-
-def _eight_bits(image: Image.Image) -> np.ndarray:
-    """16- or 32-bit grayscale scaled to 8 bits: ``convert`` would clip at 255 instead."""
-    wide = np.asarray(image)
-    if wide.dtype.itemsize == 2:  # keep the high byte, without a wider copy
-        high = 0 if wide.dtype.byteorder == ">" else 1
-        return np.ascontiguousarray(wide.view(np.uint8).reshape(*wide.shape, 2)[..., high])
-    return np.clip(wide >> 8, 0, 255).astype(np.uint8)
-
-
 def _resize(pixels: np.ndarray, image_size: int) -> np.ndarray:
-    """A decoded (H, W, 1 or 3) array to (S, S, 3): rows, then columns, one product each."""
+    """A decoded (H, W, 1 or 3) array to (S, S, 3): columns, then rows, one product each.
+
+    The channels go first (planes), so that each pass is one matrix product
+    over every channel at once, not one small product per row.
+    """
     height, width, channels = pixels.shape
-    rows = np.dot(
-        _bilinear_weights(height, image_size),
-        pixels.reshape(height, width * channels).astype(np.float32),
+    planes = pixels.transpose(2, 0, 1).astype(np.float32).reshape(channels * height, width)
+    columns = np.dot(planes, _bilinear_weights(width, image_size).T)
+    resized = np.matmul(
+        _bilinear_weights(height, image_size), columns.reshape(channels, height, image_size)
     )
-    resized = np.matmul(_bilinear_weights(width, image_size), rows.reshape(-1, width, channels))
     resized += 0.5  # round: the weights are positive and sum to 1, so 0 <= value < 256
-    return _three_channels(resized.astype(np.uint8))
+    return three_channels(resized.transpose(1, 2, 0).astype(np.uint8))
 
 
 @functools.lru_cache(maxsize=256)
@@ -259,15 +197,3 @@ def _bilinear_weights(source_size: int, image_size: int) -> np.ndarray:
     positions = np.arange(source_size) + 0.5
     weights = np.maximum(0.0, 1.0 - np.abs(positions - centres[:, None]) / support)
     return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-def _resize_image(image: Image.Image, image_size: int) -> Image.Image:
-    return image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-
-
-def _three_channels(pixels: np.ndarray) -> np.ndarray:
-    if pixels.ndim == 2:
-        return np.repeat(pixels[..., None], 3, axis=2)
-    if pixels.shape[2] == 1:
-        return np.repeat(pixels, 3, axis=2)
-    return pixels

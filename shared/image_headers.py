@@ -107,22 +107,21 @@ def read_jpeg_header(data: bytes) -> JpegHeader:
 def _read_jpeg_header(data: bytes) -> JpegHeader:
     position, length, frame, orientation = 2, len(data), None, 1
     while True:
-        position = _next_marker(data, position, length)
+        # Segments follow each other directly; anything else (fill bytes, junk) is
+        # skipped to the next marker, as libjpeg does.
+        if data[position] != 0xFF or data[position + 1] in (0x00, 0xFF):
+            position = _next_marker(data, position, length)
         marker = data[position + 1]
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a segment
             position += 2
             continue
-        if marker in (0xD8, 0xD9):
+        if marker == 0xD8 or marker == 0xD9:
             raise ValueError("a JPEG that ends before its first scan (truncated or corrupt)")
-        (size,) = struct.unpack_from(">H", data, position + 2)
+        size = data[position + 2] << 8 | data[position + 3]
         start, position = position + 4, position + 2 + size
         if size < 2 or position > length:
             raise ValueError("a JPEG segment runs past the end of the file (truncated)")
-        if marker == 0xE1 and orientation == 1 and bytes(data[start : start + 6]) == b"Exif\0\0":
-            orientation = _exif_orientation(data, start + 6, position)
-        elif marker in _FRAME_MARKERS and frame is None:
-            frame = _frame(data, start, size, marker)
-        elif marker == 0xDA:
+        if marker == 0xDA:
             if frame is None:
                 raise ValueError("a JPEG scan before its frame header (corrupt)")
             width, height, precision, sampling, frame_marker = frame
@@ -132,6 +131,11 @@ def _read_jpeg_header(data: bytes) -> JpegHeader:
             return JpegHeader(
                 width, height, frame_marker, precision, sampling, multi_scan, orientation
             )
+        if marker in _FRAME_MARKERS:
+            if frame is None:
+                frame = _frame(data, start, size, marker)
+        elif marker == 0xE1 and orientation == 1 and data[start : start + 6] == b"Exif\0\0":
+            orientation = _exif_orientation(data, start + 6, position)
 
 
 def _frame(data, start, size, marker):

@@ -130,6 +130,12 @@ def test_paths_that_leave_the_root_are_rejected(root_and_outside, relative_path)
     assert rejection(root, relative_path) == "resolves outside the data folder"
 
 
+@pytest.mark.parametrize("relative_path", ["cat\x00.jpg", "sub\x00/cat.1.jpg", "\x00"])
+def test_nul_bytes_in_names_are_rejected(root_and_outside, relative_path):
+    root, _ = root_and_outside
+    assert rejection(root, relative_path) == "a NUL byte in the file name"
+
+
 def test_a_fifo_is_rejected_without_blocking(root_and_outside):
     root, _ = root_and_outside
     os.mkfifo(root / "cat.3.jpg")
