@@ -79,12 +79,12 @@ def _to_rgb(image: Image.Image, image_size: int) -> np.ndarray:
         # Resize with premultiplied alpha, then put the result over white:
         # a transparent pixel adds nothing of the colour it hides.
         premultiplied = image.convert({"RGBA": "RGBa", "LA": "La"}[image.mode])
-        small = np.asarray(_resize_image(premultiplied, image_size), dtype=np.uint16)
+        small = np.asarray(resize_image(premultiplied, image_size), dtype=np.uint16)
         over_white = small[..., :-1] + (255 - small[..., -1:])
         return three_channels(np.minimum(over_white, 255).astype(np.uint8))
     if image.mode not in ("L", "RGB"):
         image = image.convert("RGB")  # palette, CMYK
-    return three_channels(np.asarray(_resize_image(image, image_size)))
+    return three_channels(np.asarray(resize_image(image, image_size)))
 
 
 def _eight_bits(image: Image.Image) -> np.ndarray:
@@ -96,7 +96,7 @@ def _eight_bits(image: Image.Image) -> np.ndarray:
     return np.clip(wide >> 8, 0, 255).astype(np.uint8)
 
 
-def _resize_image(image: Image.Image, image_size: int) -> Image.Image:
+def resize_image(image: Image.Image, image_size: int) -> Image.Image:
     return image.resize((image_size, image_size), Image.Resampling.BILINEAR)
 
 
