@@ -18,7 +18,9 @@ One process, one thread of work, the same file list for each; the files are
 read once first so the page cache serves every run alike. The runs interleave
 (ours, tutorial, tf.data, ours, ...). "Per core" is images per CPU-second of
 the process (``time.process_time``, every thread of it); wall-clock rates are
-shown beside it: on a shared machine CPU time moves less than wall time.
+shown beside it: on a shared machine CPU time moves less than wall time. The
+last column is the median CPU other processes used during that method's runs
+(``bench/cpuload.py``): near 0, the machine was ours.
 """
 
 import os
@@ -27,7 +29,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from bench import stats
+from bench import cpuload, stats
 from bench.procs import KAGGLE_TRAIN, PETS_ORIGINALS, say
 from shared import settings
 from shared.decode import decode_files, decode_image
@@ -164,21 +166,24 @@ def main(args) -> int:
             run_python(paths[:20], decode)
         if tf_decoder is not None:
             TensorFlowDecoder(paths[:20], IMAGE_SIZE).run()
-        walls, cpus = [], []
+        walls, cpus, others = [], [], []
         for repeat, method in stats.interleaved(methods, args.repeats):
+            window = cpuload.Window().start()
             if method == "tf.data":
                 wall, cpu, count = tf_decoder.run()
             elif method == "ours, worker path":
                 wall, cpu, count = run_decode_files(paths, max_pixels)
             else:
                 wall, cpu, count = run_python(paths, python_decoders[method])
+            others.append((method, window.stop()))
             say(
                 f"decode {set_name} #{repeat + 1} {method}: {count} images in {wall:.2f}s"
-                f" ({cpu:.2f} CPU-s)"
+                f" ({cpu:.2f} CPU-s; others' CPU {others[-1][1]:.2f} cores)"
             )
             walls.append((method, count / wall))
             cpus.append((method, count / cpu))
         wall_rates, cpu_rates = stats.medians_by_name(walls), stats.medians_by_name(cpus)
+        others_cores = stats.medians_by_name(others)
         for method in methods:
             rows.append(
                 [
@@ -189,6 +194,7 @@ def main(args) -> int:
                     cpu_rates[method],
                     stats.ratio(cpu_rates[method], cpu_rates["tutorial"]),
                     stats.ratio(wall_rates[method], wall_rates["tutorial"]),
+                    others_cores[method],
                 ]
             )
         speedups.append(stats.ratio(cpu_rates["ours, worker path"], cpu_rates["tutorial"]))
@@ -202,6 +208,7 @@ def main(args) -> int:
                 "images per CPU-s",
                 "x tutorial (CPU)",
                 "x tutorial (wall)",
+                "others' CPU (cores)",
             ],
             rows,
         )
