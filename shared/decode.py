@@ -50,10 +50,9 @@ __all__ = ["PREPROCESSING_VERSION", "ImageRejected", "decode_files", "decode_ima
 PREPROCESSING_VERSION = 2
 
 _FAST_FRAMES = (0xC0, 0xC1, 0xC2)  # baseline, extended and progressive Huffman JPEG
-# Multiply-adds of a resize by matrix products, over which Pillow's resize (a
-# banded filter, in C) is cheaper: the products spend work on zero weights.
-_MOST_PRODUCT_WORK = 1 << 20
-_SERIAL_PRODUCT = 1 << 18  # multiply-adds: under where OpenBLAS starts threads
+# Multiply-adds of a resize's products, per channel: over this, Pillow resizes
+# (cheaper, and OpenBLAS would start threads around a million).
+_SERIAL_PRODUCT = 1 << 18
 # simplejpeg's output (3 bytes a pixel) and its float32 copy for the resize (12).
 _FAST_JPEG_BYTES = 15
 _ORIENTATIONS = {  # EXIF orientation -> the array view Pillow's exif_transpose would make
@@ -180,43 +179,22 @@ def _refuse_bombs(width: int, height: int, max_pixels: int) -> None:
 def _resize(pixels: np.ndarray, image_size: int) -> np.ndarray:
     """A decoded (H, W, 1 or 3) array to (S, S, 3): along rows, then along columns.
 
-    Small images (all that DCT scaling leaves at 32 px): each pass is one
-    matrix product over every channel at once, not a product per row or per
-    channel; a few numpy calls instead of Pillow's dozens of Python lines.
-    Larger ones: Pillow's resize, which skips the zero weights.
+    Small images (all that DCT scaling leaves at 32 px): two matrix products
+    per channel plane, a handful of numpy calls instead of Pillow's dozens of
+    Python lines. Larger ones: Pillow's resize, which skips the zero weights,
+    and so that no product is large enough for BLAS to start threads: in a
+    worker with one process per core they only fight each other (a 64 px
+    decode measured 14 times slower with OpenBLAS's threads, under load).
     """
     height, width, channels = pixels.shape
-    if channels * image_size * (height * width + image_size * height) > _MOST_PRODUCT_WORK:
+    if image_size * height * (width + image_size) > _SERIAL_PRODUCT:
         image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
         return three_channels(np.asarray(resize_image(image, image_size)))
-    planes = pixels.transpose(2, 0, 1).astype(np.float32).reshape(channels * height, width)
-    across = _product(planes, _bilinear_weights(width, image_size).T)  # (C*H, S)
-    # The second pass on the transposed planes: again one product, (C*S, H) by (H, S).
-    down = across.reshape(channels, height, image_size).transpose(0, 2, 1)
-    down = down.reshape(channels * image_size, height)
-    resized = _product(down, _bilinear_weights(height, image_size).T)  # (C*S across, S down)
+    planes = pixels.transpose(2, 0, 1).astype(np.float32)  # (C, H, W)
+    across = np.matmul(planes, _bilinear_weights(width, image_size).T)  # (C, H, S)
+    resized = np.matmul(_bilinear_weights(height, image_size), across)  # (C, S, S)
     resized += 0.5  # round: the weights are positive and sum to 1, so 0 <= value < 256
-    resized = resized.reshape(channels, image_size, image_size).transpose(2, 1, 0)
-    return three_channels(resized.astype(np.uint8))
-
-
-def _product(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """``left @ right`` in products small enough that BLAS runs them on this thread.
-
-    OpenBLAS starts threads for products of a million multiply-adds or so; in a
-    worker with one process per core they only fight each other (measured 30
-    times slower under load). Larger products go as row blocks of one stacked
-    matmul: numpy calls BLAS once per block, from C.
-    """
-    rows, inner = left.shape
-    columns = right.shape[1]
-    block = max(1, _SERIAL_PRODUCT // (inner * columns))
-    if rows <= block:
-        return left @ right
-    padding = -rows % block
-    if padding:
-        left = np.concatenate((left, np.zeros((padding, inner), dtype=left.dtype)))
-    return np.matmul(left.reshape(-1, block, inner), right).reshape(-1, columns)[:rows]
+    return three_channels(resized.transpose(1, 2, 0).astype(np.uint8))
 
 
 @functools.lru_cache(maxsize=256)

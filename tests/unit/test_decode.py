@@ -346,15 +346,6 @@ def test_resize_matches_pillows_bilinear_filter(seed):
     assert_within_one(resized[..., 0] if channels == 1 else resized, expected)
 
 
-@pytest.mark.parametrize(("rows", "inner", "columns"), [(3, 4, 5), (1000, 300, 40), (999, 7, 1)])
-def test_products_in_row_blocks_equal_one_product(rows, inner, columns):
-    random = np.random.default_rng(rows)
-    left = random.random((rows, inner), dtype=np.float32)
-    right = random.random((inner, columns), dtype=np.float32)
-
-    np.testing.assert_allclose(decode._product(left, right), left @ right, rtol=1e-5)
-
-
 def test_shrinking_averages_instead_of_picking_pixels():
     # One-pixel black and white stripes: nearest-neighbour shrinking would keep
     # one colour; an area-like filter gives gray.
