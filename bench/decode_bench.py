@@ -8,6 +8,9 @@
   ``open`` per file relative to the folder's descriptor, ``fstat``, one read);
 - ``previous``: the decoder before simplejpeg: Pillow's JPEG draft mode (the
   same DCT scaling), RGB, Pillow's bilinear resize;
+- ``libjpeg alone``: the floor of ``ours``: only ``simplejpeg.decode_jpeg`` at
+  the draft scale, on bytes read beforehand (no read, header, checks or
+  resize): what the entropy decoding and the scaled IDCT cost;
 - ``tutorial``: what the tutorial did, without OpenCV: Pillow decodes the whole
   image, converts to RGB and resizes (bilinear) to 32x32;
 - ``tf.data``: ``tf.io.decode_jpeg(..., ratio=r)`` with the ratio draft mode
@@ -27,17 +30,19 @@ import os
 import time
 
 import numpy as np
+import simplejpeg
 from PIL import Image
 
 from bench import cpuload, stats
 from bench.procs import KAGGLE_TRAIN, PETS_ORIGINALS, say
 from shared import settings
-from shared.decode import decode_files, decode_image
+from shared.decode import decode_files, decode_image, draft_scale
+from shared.image_headers import read_jpeg_header
 from shared.listing import list_labelled_images
 
 IMAGE_SIZE = 32
 DEFAULT_KAGGLE_LIMIT = 0  # 0: every image of the folder
-METHODS = ("ours", "tutorial", "tf.data", "ours, worker path", "previous")
+METHODS = ("ours", "tutorial", "tf.data", "ours, worker path", "previous", "libjpeg alone")
 TARGET = 3.0  # ours, worker path / tutorial, per core, on each data set
 SHARD_SIZE = 1000  # submit.py's default --shard-size
 
@@ -57,6 +62,26 @@ def previous_decode(path: str, image_size: int) -> np.ndarray:
         image = image.convert("RGB")
         image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
         return np.asarray(image, dtype=np.uint8)
+
+
+class LibjpegAlone:
+    """simplejpeg alone, on bytes read and headers parsed before the clock starts."""
+
+    def __init__(self, paths: list[str], image_size: int):
+        self.jobs = []
+        for path in paths:
+            with open(path, "rb") as image_file:
+                data = image_file.read()
+            header = read_jpeg_header(data)
+            scale = draft_scale(header.width, header.height, image_size)
+            minimum = (-(-header.height // scale), -(-header.width // scale))
+            self.jobs.append((data, *(minimum if scale > 1 else (0, 0))))
+
+    def run(self) -> tuple[float, float, int]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        for data, height, width in self.jobs:
+            simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=height, min_width=width)
+        return time.perf_counter() - wall, time.process_time() - cpu, len(self.jobs)
 
 
 def run_python(paths: list[str], decode) -> tuple[float, float, int]:
@@ -164,6 +189,7 @@ def main(args) -> int:
     for set_name, paths in data_sets(args.data, limit):
         _warm_page_cache(paths)
         tf_decoder = TensorFlowDecoder(paths, IMAGE_SIZE) if with_tensorflow else None
+        libjpeg_alone = LibjpegAlone(paths, IMAGE_SIZE)
         # Untimed warm-up: imports, the tf.data trace, Pillow's plugin registry.
         for decode in python_decoders.values():
             run_python(paths[:20], decode)
@@ -174,6 +200,8 @@ def main(args) -> int:
             window = cpuload.Window().start()
             if method == "tf.data":
                 wall, cpu, count = tf_decoder.run()
+            elif method == "libjpeg alone":
+                wall, cpu, count = libjpeg_alone.run()
             elif method == "ours, worker path":
                 wall, cpu, count = run_decode_files(paths, max_pixels)
             else:
