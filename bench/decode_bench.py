@@ -19,7 +19,9 @@
 
 One process, one thread of work, the same file list for each; the files are
 read once first so the page cache serves every run alike. The runs interleave
-(ours, tutorial, tf.data, ours, ...). "Per core" is images per CPU-second of
+in blocks of 500 files (ours, tutorial, tf.data, ... on the first block, then
+the next method first on the next block, and so on), so that a load that
+comes and goes weighs on every method alike. "Per core" is images per CPU-second of
 the process (``time.process_time``, every thread of it); wall-clock rates are
 shown beside it: on a shared machine CPU time moves less than wall time. The
 last column is the median CPU other processes used during that method's runs
@@ -45,6 +47,7 @@ DEFAULT_KAGGLE_LIMIT = 0  # 0: every image of the folder
 METHODS = ("ours", "tutorial", "tf.data", "ours, worker path", "previous", "libjpeg alone")
 TARGET = 3.0  # ours, worker path / tutorial, per core, on each data set
 SHARD_SIZE = 1000  # submit.py's default --shard-size
+BLOCK_SIZE = 500  # files each method decodes before the next method's turn
 
 
 def tutorial_decode(path: str, image_size: int) -> np.ndarray:
@@ -175,46 +178,75 @@ def data_sets(data: str | None, limit: int | None) -> list[tuple[str, list[str]]
     return sets
 
 
-def main(args) -> int:
-    limit = DEFAULT_KAGGLE_LIMIT if args.limit is None else args.limit
-    max_pixels = settings.max_image_pixels()
-    with_tensorflow = _pin_tensorflow_to_one_thread()
-    methods = METHODS if with_tensorflow else tuple(m for m in METHODS if m != "tf.data")
+def block_runners(block: list[str], methods, max_pixels: int) -> dict:
+    """``{method: run()}`` for one block of files, each run returning (wall s, CPU s, images)."""
     python_decoders = {
         "ours": lambda path: decode_image(path, IMAGE_SIZE, max_pixels),
         "tutorial": lambda path: tutorial_decode(path, IMAGE_SIZE),
         "previous": lambda path: previous_decode(path, IMAGE_SIZE),
     }
-    rows, speedups = [], []
-    for set_name, paths in data_sets(args.data, limit):
-        _warm_page_cache(paths)
-        tf_decoder = TensorFlowDecoder(paths, IMAGE_SIZE) if with_tensorflow else None
-        libjpeg_alone = LibjpegAlone(paths, IMAGE_SIZE)
-        # Untimed warm-up: imports, the tf.data trace, Pillow's plugin registry.
-        for decode in python_decoders.values():
-            run_python(paths[:20], decode)
-        if tf_decoder is not None:
-            TensorFlowDecoder(paths[:20], IMAGE_SIZE).run()
-        walls, cpus, others = [], [], []
-        for repeat, method in stats.interleaved(methods, args.repeats):
-            window = cpuload.Window().start()
-            if method == "tf.data":
-                wall, cpu, count = tf_decoder.run()
-            elif method == "libjpeg alone":
-                wall, cpu, count = libjpeg_alone.run()
-            elif method == "ours, worker path":
-                wall, cpu, count = run_decode_files(paths, max_pixels)
-            else:
-                wall, cpu, count = run_python(paths, python_decoders[method])
-            others.append((method, window.stop()))
+    runners = {
+        name: (lambda decode=decode: run_python(block, decode))
+        for name, decode in python_decoders.items()
+    }
+    runners["ours, worker path"] = lambda: run_decode_files(block, max_pixels)
+    runners["libjpeg alone"] = LibjpegAlone(block, IMAGE_SIZE).run
+    if "tf.data" in methods:
+        tf_decoder = TensorFlowDecoder(block, IMAGE_SIZE)
+        tf_decoder.run()  # untimed: the first run traces the pipeline
+        runners["tf.data"] = tf_decoder.run
+    return runners
+
+
+def measure(set_name: str, paths: list[str], methods, repeats: int, max_pixels: int):
+    """Medians over repeats of images/s (wall), images per CPU-s and others' CPU, by method.
+
+    Each repeat runs every method on each block of ``BLOCK_SIZE`` files in
+    turn, starting with a different method from block to block: a load that
+    comes and goes for a few seconds then weighs on every method alike.
+    """
+    blocks = [paths[start : start + BLOCK_SIZE] for start in range(0, len(paths), BLOCK_SIZE)]
+    runners = [block_runners(block, methods, max_pixels) for block in blocks]
+    for method in methods:  # untimed warm-up: imports, caches, Pillow's plugin registry
+        runners[0][method]()
+    walls, cpus, others = [], [], []
+    for repeat in range(repeats):
+        totals = {method: [0.0, 0.0, 0, 0.0] for method in methods}  # wall, CPU, images, others
+        for index, runner in enumerate(runners):
+            for method in stats.rotated(methods, repeat + index):
+                window = cpuload.Window().start()
+                wall, cpu, count = runner[method]()
+                total = totals[method]
+                total[0] += wall
+                total[1] += cpu
+                total[2] += count
+                total[3] += window.stop() * wall
+        for method, (wall, cpu, count, others_seconds) in totals.items():
             say(
                 f"decode {set_name} #{repeat + 1} {method}: {count} images in {wall:.2f}s"
-                f" ({cpu:.2f} CPU-s; others' CPU {others[-1][1]:.2f} cores)"
+                f" ({cpu:.2f} CPU-s; others' CPU {others_seconds / wall:.2f} cores)"
             )
             walls.append((method, count / wall))
             cpus.append((method, count / cpu))
-        wall_rates, cpu_rates = stats.medians_by_name(walls), stats.medians_by_name(cpus)
-        others_cores = stats.medians_by_name(others)
+            others.append((method, others_seconds / wall))
+    return (
+        stats.medians_by_name(walls),
+        stats.medians_by_name(cpus),
+        stats.medians_by_name(others),
+    )
+
+
+def main(args) -> int:
+    limit = DEFAULT_KAGGLE_LIMIT if args.limit is None else args.limit
+    max_pixels = settings.max_image_pixels()
+    with_tensorflow = _pin_tensorflow_to_one_thread()
+    methods = METHODS if with_tensorflow else tuple(m for m in METHODS if m != "tf.data")
+    rows, speedups = [], []
+    for set_name, paths in data_sets(args.data, limit):
+        _warm_page_cache(paths)
+        wall_rates, cpu_rates, others_cores = measure(
+            set_name, paths, methods, args.repeats, max_pixels
+        )
         for method in methods:
             rows.append(
                 [

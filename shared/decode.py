@@ -33,12 +33,7 @@ from PIL import Image, JpegImagePlugin, PngImagePlugin
 
 from shared import image_headers
 from shared.data_access import DataFolder, ImageRejected
-from shared.pillow_decode import (
-    decode_with_pillow,
-    refuse_over_budget,
-    resize_image,
-    three_channels,
-)
+from shared.pillow_decode import decode_with_pillow, refuse_over_budget, resize_image
 from shared.settings import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FILE_BYTES
 
 __all__ = ["PREPROCESSING_VERSION", "ImageRejected", "decode_files", "decode_image"]
@@ -50,8 +45,9 @@ __all__ = ["PREPROCESSING_VERSION", "ImageRejected", "decode_files", "decode_ima
 PREPROCESSING_VERSION = 2
 
 _FAST_FRAMES = (0xC0, 0xC1, 0xC2)  # baseline, extended and progressive Huffman JPEG
-# Multiply-adds of a resize's products, per channel: over this, Pillow resizes
-# (cheaper, and OpenBLAS would start threads around a million).
+# Multiply-adds of the larger of a resize's two products: over this, Pillow
+# resizes (cheaper there, and OpenBLAS runs any product up to this size on the
+# calling thread, whatever its build).
 _SERIAL_PRODUCT = 1 << 18
 # simplejpeg's output (3 bytes a pixel) and its float32 copy for the resize (12).
 _FAST_JPEG_BYTES = 15
@@ -71,14 +67,19 @@ def decode_image(source, image_size: int, max_pixels: int, max_decode_bytes=None
     if not isinstance(source, (bytes, bytearray, memoryview)):
         with open(source, "rb") as image_file:
             source = image_file.read()
-    budget = max_decode_bytes or DEFAULT_MAX_DECODE_BYTES
-    if len(source) == 0:
+    pixels = np.empty((image_size, image_size, 3), dtype=np.uint8)
+    _decode_into(pixels, bytes(source), max_pixels, max_decode_bytes or DEFAULT_MAX_DECODE_BYTES)
+    return pixels
+
+
+def _decode_into(out: np.ndarray, data: bytes, max_pixels: int, budget: int) -> None:
+    """Decode ``data`` into ``out``, (S, S, 3) uint8: a shard's row, written in place."""
+    if not data:
         raise ImageRejected("empty file (0 bytes)")
-    data = bytes(source)
     try:
         if image_headers.image_format(data) == "PNG":
             width, height = image_headers.png_size(data)
-            reader, header = PngImagePlugin.PngImageFile, None
+            header = None
         else:
             header = image_headers.read_jpeg_header(data)
             width, height = header.width, header.height
@@ -86,10 +87,15 @@ def decode_image(source, image_size: int, max_pixels: int, max_decode_bytes=None
         raise ImageRejected(str(reason)) from None
     except ValueError as reason:
         raise ImageRejected(f"cannot decode: {reason}") from None
-    _refuse_bombs(width, height, max_pixels)
+    if width * height > max_pixels:
+        raise ImageRejected(
+            f"decompression bomb: {width}x{height} pixels is over the limit of"
+            f" {max_pixels} (CATDOG_MAX_IMAGE_PIXELS)"
+        )
     if header is None:
-        return decode_with_pillow(data, reader, image_size, budget)
-    return _decode_jpeg(data, header, image_size, budget)
+        out[...] = decode_with_pillow(data, PngImagePlugin.PngImageFile, out.shape[0], budget)
+    else:
+        _decode_jpeg_into(out, data, header, budget)
 
 
 def decode_files(
@@ -124,9 +130,7 @@ def decode_files(
         for done, relative_path in enumerate(relative_paths, start=1):
             try:
                 data = read_file(relative_path)
-                pixels[len(used_paths)] = decode_image(
-                    data, image_size, max_pixels, max_decode_bytes
-                )
+                _decode_into(pixels[len(used_paths)], data, max_pixels, max_decode_bytes)
                 used_paths.append(relative_path)
             except ImageRejected as reason:
                 rejected.append({"path": relative_path, "reason": str(reason)})
@@ -141,10 +145,11 @@ def draft_scale(width: int, height: int, image_size: int) -> int:
     return 8 if most >= 8 else 4 if most >= 4 else 2 if most >= 2 else 1
 
 
-def _decode_jpeg(data: bytes, header, image_size: int, budget: int) -> np.ndarray:
+def _decode_jpeg_into(out: np.ndarray, data: bytes, header, budget: int) -> None:
+    image_size = out.shape[0]
     scale = draft_scale(header.width, header.height, image_size)
     width, height = -(-header.width // scale), -(-header.height // scale)
-    coefficients = header.coefficient_bytes()
+    coefficients = header.coefficient_bytes() if header.multi_scan else 0
     needed = coefficients + width * height * _FAST_JPEG_BYTES
     if needed > budget:
         refuse_over_budget(needed, budget, header.width, header.height, "JPEG")
@@ -164,37 +169,52 @@ def _decode_jpeg(data: bytes, header, image_size: int, budget: int) -> np.ndarra
         else:
             if header.orientation in _ORIENTATIONS:
                 pixels = _ORIENTATIONS[header.orientation](pixels)
-            return _resize(pixels, image_size)
-    return decode_with_pillow(data, JpegImagePlugin.JpegImageFile, image_size, budget, coefficients)
-
-
-def _refuse_bombs(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise ImageRejected(
-            f"decompression bomb: {width}x{height} pixels is over the limit of"
-            f" {max_pixels} (CATDOG_MAX_IMAGE_PIXELS)"
-        )
+            _resize_into(out, pixels)
+            return
+    reader = JpegImagePlugin.JpegImageFile
+    out[...] = decode_with_pillow(data, reader, image_size, budget, coefficients)
 
 
 def _resize(pixels: np.ndarray, image_size: int) -> np.ndarray:
-    """A decoded (H, W, 1 or 3) array to (S, S, 3): along rows, then along columns.
+    """A decoded (H, W, 1 or 3) array resized to a new (S, S, 3) one."""
+    out = np.empty((image_size, image_size, 3), dtype=np.uint8)
+    _resize_into(out, pixels)
+    return out
 
-    Small images (all that DCT scaling leaves at 32 px): two matrix products
-    per channel plane, a handful of numpy calls instead of Pillow's dozens of
-    Python lines. Larger ones: Pillow's resize, which skips the zero weights,
-    and so that no product is large enough for BLAS to start threads: in a
-    worker with one process per core they only fight each other (a 64 px
-    decode measured 14 times slower with OpenBLAS's threads, under load).
+
+def _resize_into(out: np.ndarray, pixels: np.ndarray) -> None:
+    """A decoded (H, W, 1 or 3) array into ``out`` (S, S, 3): along rows, then columns.
+
+    Small images (all that DCT scaling leaves at 32 px): two matrix products,
+    a handful of numpy calls instead of Pillow's dozens of Python lines,
+    written straight into the shard. Larger ones: Pillow's
+    resize, which skips the zero weights, and so that no product is large
+    enough for BLAS to start threads: in a worker with one process per core
+    they only fight each other (a 64 px decode measured 14 times slower with
+    OpenBLAS's threads, under load). A gray channel is copied to all three.
     """
+    image_size = out.shape[0]
     height, width, channels = pixels.shape
-    if image_size * height * (width + image_size) > _SERIAL_PRODUCT:
+    if image_size * channels * width * max(height, image_size) > _SERIAL_PRODUCT:
         image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
-        return three_channels(np.asarray(resize_image(image, image_size)))
-    planes = pixels.transpose(2, 0, 1).astype(np.float32)  # (C, H, W)
-    across = np.matmul(planes, _bilinear_weights(width, image_size).T)  # (C, H, S)
-    resized = np.matmul(_bilinear_weights(height, image_size), across)  # (C, S, S)
-    resized += 0.5  # round: the weights are positive and sum to 1, so 0 <= value < 256
-    return three_channels(resized.transpose(1, 2, 0).astype(np.uint8))
+        resized = np.asarray(resize_image(image, image_size))
+        out[...] = resized[..., None] if channels == 1 else resized
+        return
+    # Rows first, on the pixels as they come (H, W*C); then the columns of each
+    # channel, (S*C, W): two plain products, both operands contiguous.
+    rows = _bilinear_weights(height, image_size) @ pixels.reshape(height, -1).astype(np.float32)
+    columns = rows.reshape(image_size, width, channels).transpose(0, 2, 1)
+    resized = columns.reshape(-1, width) @ _transposed_weights(width, image_size)  # (S*C, S)
+    # +0.5, then the cast truncates: rounding, as the weights are positive and
+    # sum to 1, so 0 <= value < 256.
+    resized += 0.5
+    out[...] = resized.reshape(image_size, channels, image_size).transpose(0, 2, 1)
+
+
+@functools.lru_cache(maxsize=256)
+def _transposed_weights(source_size: int, image_size: int) -> np.ndarray:
+    """``_bilinear_weights`` as (source_size, image_size), contiguous: BLAS's fast layout."""
+    return np.ascontiguousarray(_bilinear_weights(source_size, image_size).T)
 
 
 @functools.lru_cache(maxsize=256)
