@@ -46,8 +46,8 @@ PREPROCESSING_VERSION = 2
 
 _FAST_FRAMES = (0xC0, 0xC1, 0xC2)  # baseline, extended and progressive Huffman JPEG
 # Multiply-adds of the larger of a resize's two products: over this, Pillow
-# resizes (cheaper there, and OpenBLAS runs any product up to this size on the
-# calling thread, whatever its build).
+# resizes (cheaper there; and OpenBLAS's default build runs any product up to
+# this size on the calling thread).
 _SERIAL_PRODUCT = 1 << 18
 # simplejpeg's output (3 bytes a pixel) and its float32 copy for the resize (12).
 _FAST_JPEG_BYTES = 15
