@@ -187,11 +187,11 @@ def _resize_into(out: np.ndarray, pixels: np.ndarray) -> None:
 
     Small images (all that DCT scaling leaves at 32 px): two matrix products,
     a handful of numpy calls instead of Pillow's dozens of Python lines,
-    written straight into the shard. Larger ones: Pillow's
-    resize, which skips the zero weights, and so that no product is large
-    enough for BLAS to start threads: in a worker with one process per core
-    they only fight each other (a 64 px decode measured 14 times slower with
-    OpenBLAS's threads, under load). A gray channel is copied to all three.
+    written straight into the shard. Larger ones: Pillow's resize, which skips
+    the zero weights, and so that no product is large enough for BLAS to start
+    threads: in a worker with one process per core they only fight each other
+    (a 64 px decode measured 14 times slower with OpenBLAS's threads, under
+    load). A gray channel is copied to all three.
     """
     image_size = out.shape[0]
     height, width, channels = pixels.shape
