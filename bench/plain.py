@@ -1,7 +1,7 @@
 """The baseline: one plain Python process, no queue, no Redis.
 
 ``python -m bench.plain --data DIR --epochs 10`` decodes every image the way
-the cpu workers do (``shared.decode.decode_files``: Pillow, JPEG draft mode),
+the cpu workers do (``shared.decode.decode_files``: simplejpeg with DCT scaling),
 on every core with ``multiprocessing``, then imports Keras and runs the same
 ``model.fit`` as the gpu task: the same split (``shared.split``), the same
 model, optimizer and loss (``shared.models``), the same seed, batch size and
@@ -46,7 +46,7 @@ def decode_folder(data_dir, image_size: int, processes: int | None = None):
         for start in range(0, len(paths), CHUNK)
     ]
     processes = processes or len(os.sched_getaffinity(0))
-    # fork, before TensorFlow is imported: the children only run Pillow.
+    # fork, before TensorFlow is imported: the children only decode.
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         parts = pool.map(_decode_chunk, jobs, chunksize=1)
     pixels = np.concatenate([part[0] for part in parts])

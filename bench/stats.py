@@ -44,6 +44,15 @@ def interleaved(names, repeats: int) -> list[tuple[int, str]]:
     return [(repeat, name) for repeat in range(repeats) for name in names]
 
 
+def rotated(names, shift: int) -> list:
+    """``names`` starting at position ``shift`` (wrapping): the order of one block's runs."""
+    names = list(names)
+    if not names:
+        return names
+    shift %= len(names)
+    return names[shift:] + names[:shift]
+
+
 def medians_by_name(samples: list[tuple[str, float]]) -> dict[str, float]:
     """``{name: median}`` of (name, value) samples, names in first-seen order."""
     grouped: dict[str, list[float]] = {}

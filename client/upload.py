@@ -2,38 +2,57 @@
 
 Only shards missing from the cache are uploaded; their keys stay the same,
 so a later job on a cluster that can see the files reuses them, and the
-other way round.
+other way round. Files are read as workers read them (``DataFolder``: no
+link followed, regular files only, so a FIFO cannot block the client), under
+the same per-file limit; a shard's files together may not pass
+``CATDOG_MAX_UPLOAD_BYTES``, since the client and Redis hold them at once.
 """
 
 from pathlib import Path
 
-from shared.decode import ImageRejected, resolve_inside
+from shared import settings
+from shared.data_access import DataFolder, FileUnreadable, ImageRejected
+from shared.listing import DataError
+
+
+class UploadRefused(DataError):
+    """A shard cannot be uploaded: too large, or a file the client cannot read."""
 
 
 def upload_missing_shards(store, root: Path, shards: list[dict], on_progress=None) -> int:
     """Upload each uncached shard's files and mark its spec ``uploaded``; returns a count."""
     uploaded, done, total = 0, 0, sum(len(shard["paths"]) for shard in shards)
-    for shard in shards:
-        if not store.touch(shard["key"]):
-            contents, reasons = _read_files(root, shard["paths"])
-            store.put_upload(shard["key"], contents, reasons)
-            shard["uploaded"] = True
-            uploaded += 1
-        done += len(shard["paths"])
-        if on_progress is not None:
-            on_progress(done, total)
+    max_file_bytes, max_shard_bytes = settings.max_file_bytes(), settings.max_upload_bytes()
+    with DataFolder(root) as folder:
+        for shard in shards:
+            if not store.touch(shard["key"]):
+                contents, reasons = read_shard_files(folder, shard, max_file_bytes, max_shard_bytes)
+                store.put_upload(shard["key"], contents, reasons)
+                shard["uploaded"] = True
+                uploaded += 1
+            done += len(shard["paths"])
+            if on_progress is not None:
+                on_progress(done, total)
     return uploaded
 
 
-def _read_files(root: Path, relative_paths: list[str]) -> tuple[dict, dict]:
-    contents, reasons = {}, {}
-    for relative_path in relative_paths:
+def read_shard_files(folder, shard: dict, max_file_bytes: int, max_shard_bytes: int):
+    """``({path: bytes}, {path: reason})`` of one shard; UploadRefused if it cannot go."""
+    contents, reasons, total = {}, {}, 0
+    for relative_path in shard["paths"]:
         try:
-            # The same rule as on workers: nothing from outside the data folder.
-            with open(resolve_inside(root, relative_path), "rb") as image_file:
-                contents[relative_path] = image_file.read()
+            data = folder.read(relative_path, max_file_bytes)
         except ImageRejected as reason:
-            reasons[relative_path] = str(reason)
-        except OSError as error:
-            reasons[relative_path] = f"cannot read: {error.strerror}"
+            reasons[relative_path] = str(reason)  # the worker stores it, as it would its own
+            continue
+        except FileUnreadable as error:
+            raise UploadRefused(f"cannot upload: {error}") from None
+        total += len(data)
+        if total > max_shard_bytes:
+            raise UploadRefused(
+                f"cannot upload shard {shard['index']}: its files pass {max_shard_bytes} bytes"
+                f" at {relative_path} (CATDOG_MAX_UPLOAD_BYTES); pass a smaller --shard-size"
+                " or raise the limit"
+            )
+        contents[relative_path] = data
     return contents, reasons

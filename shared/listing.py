@@ -3,15 +3,22 @@
 The label is the part of the file name before the first dot, as in Kaggle's
 Dogs vs. Cats ``train/`` folder. Labels are sorted by name, so the
 label-to-index map is the same on every machine.
+
+The walk follows no link and opens no file: symbolic links (to files or to
+folders), FIFOs, sockets and devices are listed as rejected with their
+reason, as are folders named like images (``cat.1.jpg/``), which are not
+walked into. Every entry is either a file to decode or a rejection.
 """
 
 import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.data_access import LINK_REASON, file_kind
 from shared.decode import PREPROCESSING_VERSION
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -70,19 +77,16 @@ def _list(data_dir, name_problem) -> Listing:
     if not root.is_dir():
         raise DataError(f"data folder not found: {root} (pass --data FOLDER)")
     listing = Listing(root=root.resolve())
-    for relative_path in _walk_files(root):
+    entries, rejected = _walk_files(root)
+    for relative_path, status in entries:
         reason = name_problem(relative_path)
-        if reason is None:
-            try:
-                status = os.stat(root / relative_path)
-            except OSError as error:
-                reason = f"cannot read file: {error.strerror}"
         if reason is not None:
-            listing.rejected.append({"path": relative_path, "reason": reason})
+            rejected.append({"path": relative_path, "reason": reason})
             continue
         listing.files.append(
             ListedFile(relative_path, status.st_size, status.st_mtime_ns, label_of(relative_path))
         )
+    listing.rejected = sorted(rejected, key=lambda entry: entry["path"])
     return listing
 
 
@@ -100,16 +104,49 @@ def require_trainable(listing: Listing) -> None:
         )
 
 
-def _walk_files(root: Path) -> list[str]:
-    relative_paths = []
-    for folder, subfolders, names in os.walk(root):
-        # Hidden folders and files (.git, .DS_Store) are not data.
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        for name in names:
-            if not name.startswith("."):
-                full_path = os.path.join(folder, name)
-                relative_paths.append(os.path.relpath(full_path, root))
-    return sorted(relative_paths)
+def _walk_files(root: Path) -> tuple[list, list[dict]]:
+    """(sorted [(relative path, lstat result)] of regular files, [rejected entries])."""
+    files, rejected = [], []
+    folders = [(str(root), "")]
+    while folders:
+        folder, prefix = folders.pop()
+        try:
+            with os.scandir(folder) as scanned:
+                entries = list(scanned)
+        except OSError as error:
+            reason = f"cannot list: {error.strerror}"
+            rejected.append({"path": prefix.rstrip(os.sep) or ".", "reason": reason})
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):  # hidden folders and files (.git, .DS_Store)
+                continue
+            relative_path = prefix + entry.name
+            try:
+                status = entry.stat(follow_symlinks=False)
+            except OSError as error:
+                rejected.append({"path": relative_path, "reason": f"cannot read: {error.strerror}"})
+                continue
+            reason = _entry_problem(entry.name, status.st_mode)
+            if reason is not None:
+                rejected.append({"path": relative_path, "reason": reason})
+            elif stat.S_ISDIR(status.st_mode):
+                folders.append((entry.path, relative_path + os.sep))
+            else:
+                files.append((relative_path, status))
+    return sorted(files, key=lambda item: item[0]), rejected
+
+
+def _entry_problem(name: str, mode: int) -> str | None:
+    """Why a folder entry is not a file to decode nor a folder to walk; None if it is."""
+    if stat.S_ISLNK(mode):
+        return LINK_REASON
+    if stat.S_ISDIR(mode):
+        if name.lower().endswith(IMAGE_EXTENSIONS):
+            return "a folder named like an image: not walked into"
+        return None
+    if not stat.S_ISREG(mode):
+        return f"{file_kind(mode)}, not a regular file"
+    return None
 
 
 def _extension_problem(relative_path: str) -> str | None:

@@ -13,6 +13,18 @@ DEFAULT_ARTIFACT_TTL_HOURS = 24.0
 # Redis re-delivers an unacknowledged task after this long: it must outlast
 # the longest training run, or a second worker would start the same job.
 DEFAULT_VISIBILITY_TIMEOUT_HOURS = 12.0
+# Pillow's own default limit (about 89 megapixels).
+DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
+# One image's decode holds at most this much (decoded pixels and conversions,
+# estimated from the header before decoding): every photo up to 64 megapixels
+# in RGB, 32 in RGBA, so that one worker process per core fits in 1 GB a core.
+# JPEGs decode scaled down (1/2 to 1/8) and need far less.
+DEFAULT_MAX_DECODE_BYTES = 256 * 2**20
+# Larger files are rejected unread: JPEGs of any camera fit, and the file's
+# bytes are held in memory beside the pixels decoded from them.
+DEFAULT_MAX_FILE_BYTES = 64 * 2**20
+# ``--upload`` holds one shard's raw files in the client and in Redis at once.
+DEFAULT_MAX_UPLOAD_BYTES = 256 * 2**20
 
 
 class SettingError(ValueError):
@@ -73,9 +85,29 @@ def lock_ttl_seconds() -> int:
 
 
 def max_image_pixels() -> int:
-    """Images with more pixels than this are rejected as decompression bombs."""
-    # Pillow's own default limit (about 89 megapixels).
-    return _whole_number_from_env("CATDOG_MAX_IMAGE_PIXELS", 89_478_485)
+    """Images with more pixels than this are rejected as decompression bombs.
+
+    Checked on the header, before any pixel is decoded. It may be set above or
+    below Pillow's default: ours is the only pixel limit the decoder applies
+    (it opens Pillow's JPEG and PNG readers directly, without Pillow's check),
+    and ``max_decode_bytes`` still bounds the memory an image may take.
+    """
+    return _whole_number_from_env("CATDOG_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)
+
+
+def max_decode_bytes() -> int:
+    """``CATDOG_MAX_DECODE_BYTES``: the most memory one image's decode may hold."""
+    return _whole_number_from_env("CATDOG_MAX_DECODE_BYTES", DEFAULT_MAX_DECODE_BYTES)
+
+
+def max_file_bytes() -> int:
+    """``CATDOG_MAX_FILE_BYTES``: larger image files are rejected unread."""
+    return _whole_number_from_env("CATDOG_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES)
+
+
+def max_upload_bytes() -> int:
+    """``CATDOG_MAX_UPLOAD_BYTES``: the most raw file bytes ``--upload`` sends in one shard."""
+    return _whole_number_from_env("CATDOG_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
 
 
 def redis_outage_limit_seconds() -> float:

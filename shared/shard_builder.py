@@ -2,20 +2,37 @@
 
 Files come from the worker's disk, or, for clusters without shared storage,
 from Redis, where the client uploaded their raw bytes (``--upload``): the
-shard key and the cache are the same either way.
+shard key and the cache are the same either way, and so are the rules: a
+file's bytes count against the same per-file limit.
+
+A file the worker could not read (FileUnreadable: permissions, a missing
+mount, EIO) fails the task and stores nothing: a rejection stored under the
+content-addressed key would outlive the fix, since fixing the machine does
+not change the key.
 """
 
-import io
-
-from shared.decode import ImageRejected, decode_files
+from shared.data_access import ImageRejected, too_large_reason
+from shared.decode import decode_files
+from shared.settings import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FILE_BYTES
 from shared.shards import ShardMissing, encode_shard
 
 
-def build_shard(spec: dict, data_root: str, store, max_pixels: int, report=None) -> dict:
+def build_shard(
+    spec: dict,
+    data_root: str,
+    store,
+    max_pixels: int,
+    report=None,
+    *,
+    allowed_roots=None,
+    max_decode_bytes=DEFAULT_MAX_DECODE_BYTES,
+    max_file_bytes=DEFAULT_MAX_FILE_BYTES,
+) -> dict:
     """Ensure the shard ``spec["key"]`` is in ``store``; return a small summary.
 
     The summary (key, counts, rejected files with reasons, whether the cache
     served it) is what travels back through Celery: never the pixels.
+    ``allowed_roots``: where a worker may read (``CATDOG_DATA_ROOT``).
     """
     key, paths = spec["key"], spec["paths"]
     try:
@@ -28,9 +45,17 @@ def build_shard(spec: dict, data_root: str, store, max_pixels: int, report=None)
         if report is not None:
             report(len(paths), len(paths))
         return _summary(spec, header["paths"], header["rejected"], size_bytes, True)
-    open_file = _uploaded_files(store, key) if spec.get("uploaded") else None
+    read_file = _uploaded_files(store, key, max_file_bytes) if spec.get("uploaded") else None
     pixels, used_paths, rejected = decode_files(
-        data_root, paths, spec["image_size"], max_pixels, report, open_file
+        data_root,
+        paths,
+        spec["image_size"],
+        max_pixels,
+        report,
+        read_file,
+        allowed_roots=allowed_roots,
+        max_decode_bytes=max_decode_bytes,
+        max_file_bytes=max_file_bytes,
     )
     blob = encode_shard(pixels, used_paths, rejected)
     store.put(key, blob)
@@ -54,17 +79,19 @@ def mark_cached(store, shards: list[dict]) -> int:
     return len(found)
 
 
-def _uploaded_files(store, key: str):
+def _uploaded_files(store, key: str, max_file_bytes: int):
     contents, reasons = store.get_upload(key)
 
-    def open_file(relative_path: str):
+    def read_file(relative_path: str) -> bytes:
         if relative_path in reasons:
             raise ImageRejected(reasons[relative_path])
         if relative_path not in contents:
             raise ImageRejected("not uploaded")
-        return io.BytesIO(contents[relative_path])
+        if len(contents[relative_path]) > max_file_bytes:
+            raise ImageRejected(too_large_reason(len(contents[relative_path]), max_file_bytes))
+        return contents[relative_path]
 
-    return open_file
+    return read_file
 
 
 def _summary(spec, used_paths, rejected, size_bytes, reused) -> dict:

@@ -5,7 +5,7 @@ import time
 
 from jobs.canvas import AFTER_A_CRASH
 from shared import settings
-from shared.decode import require_allowed_root, require_visible
+from shared.data_access import require_allowed_root, require_visible
 from shared.shard_builder import build_shard
 from workers.app import app
 from workers.store import store
@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
     """Decode one shard's files (or reuse the cached shard); return counts, not pixels."""
     started = time.perf_counter()
-    if not shard.get("uploaded"):  # uploaded bytes come from Redis, not this disk
+    uploaded = shard.get("uploaded")
+    if not uploaded:  # uploaded bytes come from Redis, not this disk
         require_visible(data_root)
         require_allowed_root(data_root, settings.data_roots())
 
@@ -29,7 +30,17 @@ def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
         meta = {"done": done, "total": total, "worker": self.request.hostname}
         self.update_state(state="DECODING", meta=meta)
 
-    summary = build_shard(shard, data_root, store(), settings.max_image_pixels(), report)
+    # A file this worker cannot read (FileUnreadable) fails the task: nothing is cached.
+    summary = build_shard(
+        shard,
+        data_root,
+        store(),
+        settings.max_image_pixels(),
+        report,
+        allowed_roots=None if uploaded else settings.data_roots(),
+        max_decode_bytes=settings.max_decode_bytes(),
+        max_file_bytes=settings.max_file_bytes(),
+    )
     logger.info(
         "job %s shard %d: %d images, %d rejected, %s in %.2fs",
         job_id,

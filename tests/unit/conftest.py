@@ -1,8 +1,17 @@
 """Fixtures shared by the unit tests: small images written into ``tmp_path``."""
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
+
+NOBODY = 65534
 
 
 def _gradient(width: int, height: int) -> np.ndarray:
@@ -37,3 +46,39 @@ def save_image():
         return path
 
     return save
+
+
+@pytest.fixture
+def folder_nobody_can_reach():
+    """A fresh folder that the unprivileged user can reach (pytest's are private)."""
+    folder = Path(tempfile.mkdtemp(prefix="catdog-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.fixture
+def run_as_nobody():
+    """``run_as_nobody(code, *arguments)``: stdout of Python ``code`` run as root, which
+    calls ``become_nobody()`` (user 65534) once it has imported what it needs.
+
+    Tests run as root, whom permissions do not stop: this is how a test meets
+    "permission denied". The imports come first because the interpreter may
+    live where that user cannot read (under /root).
+    """
+    prologue = (
+        f"import os\ndef become_nobody():\n    os.setgid({NOBODY})\n    os.setuid({NOBODY})\n"
+    )
+
+    def run(code: str, *arguments) -> str:
+        process = subprocess.run(
+            [sys.executable, "-c", prologue + code] + [str(argument) for argument in arguments],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=os.environ | {"PYTHONPATH": os.getcwd()},
+        )
+        assert process.returncode == 0, process.stderr
+        return process.stdout
+
+    return run

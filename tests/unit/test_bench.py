@@ -205,3 +205,11 @@ def test_others_cores():
     assert stats.others_cores(machine_busy_s=6.0, ours_s=4.0, wall_s=2.0) == 1.0
     assert stats.others_cores(machine_busy_s=3.9, ours_s=4.0, wall_s=2.0) == 0.0
     assert math.isnan(stats.others_cores(1.0, 0.0, 0.0))
+
+
+def test_rotated_starts_each_block_with_the_next_method():
+    names = ["ours", "tutorial", "tf.data"]
+    assert stats.rotated(names, 0) == names
+    assert stats.rotated(names, 1) == ["tutorial", "tf.data", "ours"]
+    assert stats.rotated(names, 5) == ["tf.data", "ours", "tutorial"]
+    assert stats.rotated([], 3) == []

@@ -302,7 +302,7 @@ def test_catdog_variables_pass_through_under_their_own_name(raw):
 
 @pytest.mark.parametrize("worker", WORKERS)
 def test_workers_may_read_the_data_they_mount(services, worker):
-    # shared/decode.require_allowed_root refuses folders outside CATDOG_DATA_ROOT.
+    # shared/data_access.require_allowed_root refuses folders outside CATDOG_DATA_ROOT.
     allowed = environment_of(services[worker]).get("CATDOG_DATA_ROOT", "").split(":")
     for mount in _data_mounts(services[worker]):
         assert mount["target"] in allowed

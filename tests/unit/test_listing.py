@@ -2,6 +2,8 @@
 
 import dataclasses
 import os
+import socket
+import threading
 
 import pytest
 
@@ -154,14 +156,85 @@ def test_walks_nested_folders(tmp_path):
     ]
 
 
-def test_broken_symlink_is_rejected_not_fatal(tmp_path):
+def test_links_are_rejected_not_followed(tmp_path):
     touch(tmp_path / "cat.1.jpg")
-    (tmp_path / "dog.1.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    touch(tmp_path / "elsewhere" / "cat.7.jpg")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dog.1.jpg").symlink_to(tmp_path / "nowhere.jpg")  # broken
+    (tmp_path / "data" / "dog.2.jpg").symlink_to(tmp_path / "cat.1.jpg")  # to a file
+    (tmp_path / "data" / "more").symlink_to(tmp_path / "elsewhere")  # to a folder
+    touch(tmp_path / "data" / "cat.2.jpg")
 
-    listing = list_labelled_images(tmp_path)
+    listing = list_labelled_images(tmp_path / "data")
+
+    assert [f.relative_path for f in listing.files] == ["cat.2.jpg"]
+    reasons = rejected_reasons(listing)
+    assert set(reasons) == {"dog.1.jpg", "dog.2.jpg", "more"}
+    assert all("symbolic link" in reason for reason in reasons.values())
+    assert listing.total == 4
+
+
+def test_the_data_folder_itself_may_be_a_link(tmp_path):
+    touch(tmp_path / "real" / "cat.1.jpg")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+
+    listing = list_labelled_images(tmp_path / "link")
 
     assert [f.relative_path for f in listing.files] == ["cat.1.jpg"]
-    assert rejected_reasons(listing)["dog.1.jpg"].startswith("cannot read file")
+
+
+def list_in_a_thread(folder) -> Listing:
+    """The listing, or a failure if it blocks (a FIFO opened would)."""
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(list_labelled_images(folder)))
+    worker.start()
+    worker.join(timeout=30)
+    assert outcome, "listing blocked"
+    return outcome[0]
+
+
+def test_fifos_sockets_and_folders_named_like_images_are_rejected(tmp_path):
+    touch(tmp_path / "cat.1.jpg")
+    os.mkfifo(tmp_path / "cat.2.jpg")
+    touch(tmp_path / "dog.3.jpg" / "dog.4.jpg")  # a folder named like an image, with an image
+    touch(tmp_path / "sub" / "dog.5.png")  # an ordinary subfolder
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(tmp_path / "dog.6.jpg"))
+
+        listing = list_in_a_thread(tmp_path)
+
+    assert [f.relative_path for f in listing.files] == [
+        "cat.1.jpg",
+        os.path.join("sub", "dog.5.png"),
+    ]
+    reasons = rejected_reasons(listing)
+    assert reasons == {
+        "cat.2.jpg": "a FIFO (named pipe), not a regular file",
+        "dog.3.jpg": "a folder named like an image: not walked into",
+        "dog.6.jpg": "a socket, not a regular file",
+    }
+    assert listing.total == 5
+
+
+LIST = """
+import sys
+from shared.listing import list_labelled_images
+become_nobody()
+listing = list_labelled_images(sys.argv[1])
+print([f.relative_path for f in listing.files], listing.rejected)
+"""
+
+
+def test_a_folder_that_cannot_be_listed_is_counted(folder_nobody_can_reach, run_as_nobody):
+    touch(folder_nobody_can_reach / "cat.1.jpg")
+    touch(folder_nobody_can_reach / "locked" / "cat.2.jpg")
+    os.chmod(folder_nobody_can_reach / "locked", 0o700)  # root's; nobody may not look in
+
+    printed = run_as_nobody(LIST, folder_nobody_can_reach)
+
+    assert printed.strip() == (
+        "['cat.1.jpg'] [{'path': 'locked', 'reason': 'cannot list: Permission denied'}]"
+    )
 
 
 def test_missing_folder_raises_data_error(tmp_path):

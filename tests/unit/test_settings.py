@@ -14,6 +14,9 @@ CONFIG_NAMES = (
     "CATDOG_ARTIFACT_TTL_HOURS",
     "CATDOG_VISIBILITY_TIMEOUT_HOURS",
     "CATDOG_MAX_IMAGE_PIXELS",
+    "CATDOG_MAX_DECODE_BYTES",
+    "CATDOG_MAX_FILE_BYTES",
+    "CATDOG_MAX_UPLOAD_BYTES",
     "CATDOG_CACHE_DIR",
 )
 
@@ -29,8 +32,13 @@ NUMBER_READERS = [
         48 * 3600,
     ),
     (settings.max_image_pixels, "CATDOG_MAX_IMAGE_PIXELS", 89_478_485, "1000000", 1_000_000),
+    # Above Pillow's own limit too: ours is the only one applied.
+    (settings.max_image_pixels, "CATDOG_MAX_IMAGE_PIXELS", 89_478_485, "200000000", 200_000_000),
+    (settings.max_decode_bytes, "CATDOG_MAX_DECODE_BYTES", 256 * 2**20, "1e9", 10**9),
+    (settings.max_file_bytes, "CATDOG_MAX_FILE_BYTES", 64 * 2**20, "1000", 1000),
+    (settings.max_upload_bytes, "CATDOG_MAX_UPLOAD_BYTES", 256 * 2**20, "5000", 5000),
 ]
-READER_IDS = [variable for _, variable, *_ in NUMBER_READERS]
+READER_IDS = [f"{variable}={raw}" for _, variable, _, raw, _ in NUMBER_READERS]
 
 
 @pytest.fixture(autouse=True)

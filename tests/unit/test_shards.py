@@ -6,6 +6,7 @@ import struct
 import numpy as np
 import pytest
 
+from shared.data_access import FileUnreadable
 from shared.listing import list_labelled_images, plan_shards
 from shared.shard_builder import build_shard
 from shared.shards import (
@@ -373,3 +374,46 @@ def test_build_shard_decodes_again_when_the_shard_vanishes_after_touch(shard_spe
         "cat.1.png",
         "cat.2.png",
     ]
+
+
+def test_a_file_the_worker_cannot_read_fails_the_shard_and_caches_nothing(shard_spec, store, redis):
+    root, spec = shard_spec
+    moved = root.parent / "elsewhere.png"
+    (root / "cat.1.png").rename(moved)  # gone from this machine after listing
+
+    with pytest.raises(FileUnreadable, match=r"cat\.1\.png.*ENOENT"):
+        build_shard(spec, str(root), store, LIMIT)
+    assert spec["key"] not in redis.values
+
+    moved.rename(root / "cat.1.png")  # fixed: the same key now decodes
+    summary = build_shard(spec, str(root), store, LIMIT)
+    assert summary["reused"] is False and summary["used"] == 3
+    assert spec["key"] in redis.values
+
+
+def test_uploaded_files_obey_the_same_size_limit(shard_spec, redis):
+    root, spec = shard_spec
+    contents = {path: (root / path).read_bytes() for path in spec["paths"]}
+
+    class UploadedStore(ShardStore):
+        """The uploaded bytes as Redis would return them (hashes are not in FakeRedis)."""
+
+        def get_upload(self, key):
+            return contents, {}
+
+        def drop_upload(self, key):
+            pass
+
+    store = UploadedStore(redis, 600, 60)
+    spec = dict(spec, uploaded=True)
+    small = min(len(data) for path, data in contents.items() if path.endswith(".png"))
+
+    summary = build_shard(spec, "/nowhere", store, LIMIT, max_file_bytes=small)
+
+    reasons = {entry["path"]: entry["reason"] for entry in summary["rejected"]}
+    assert all(
+        "CATDOG_MAX_FILE_BYTES" in reasons[path] for path in reasons if path.endswith(".png")
+    )
+    assert summary["used"] == sum(
+        1 for path, data in contents.items() if path.endswith(".png") and len(data) <= small
+    )
