@@ -109,6 +109,7 @@ def decode_files(
     allowed_roots=None,
     max_decode_bytes=DEFAULT_MAX_DECODE_BYTES,
     max_file_bytes=DEFAULT_MAX_FILE_BYTES,
+    before_each=None,
 ):
     """Decode many files; returns (pixels (N, S, S, 3), used paths, rejected).
 
@@ -118,6 +119,7 @@ def decode_files(
     default the files are read under ``root`` through ``DataFolder``, reached
     from ``allowed_roots`` when given. FileUnreadable (the machine's fault,
     not the file's) propagates: the caller must then store nothing.
+    ``before_each(relative_path)`` runs before each file and may reject it.
     """
     with contextlib.ExitStack() as stack:
         if read_file is None:
@@ -129,6 +131,8 @@ def decode_files(
         report_every = max(1, total // 20)
         for done, relative_path in enumerate(relative_paths, start=1):
             try:
+                if before_each is not None:
+                    before_each(relative_path)
                 data = read_file(relative_path)
                 _decode_into(pixels[len(used_paths)], data, max_pixels, max_decode_bytes)
                 used_paths.append(relative_path)

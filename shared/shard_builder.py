@@ -27,12 +27,15 @@ def build_shard(
     allowed_roots=None,
     max_decode_bytes=DEFAULT_MAX_DECODE_BYTES,
     max_file_bytes=DEFAULT_MAX_FILE_BYTES,
+    before_each=None,
 ) -> dict:
     """Ensure the shard ``spec["key"]`` is in ``store``; return a small summary.
 
     The summary (key, counts, rejected files with reasons, whether the cache
     served it) is what travels back through Celery: never the pixels.
-    ``allowed_roots``: where a worker may read (``CATDOG_DATA_ROOT``).
+    ``allowed_roots``: where a worker may read (``CATDOG_DATA_ROOT``);
+    ``before_each(relative_path)`` runs before each file is read (and may
+    reject it: see ``workers.crash_guard``).
     """
     key, paths = spec["key"], spec["paths"]
     try:
@@ -56,6 +59,7 @@ def build_shard(
         allowed_roots=allowed_roots,
         max_decode_bytes=max_decode_bytes,
         max_file_bytes=max_file_bytes,
+        before_each=before_each,
     )
     blob = encode_shard(pixels, used_paths, rejected)
     store.put(key, blob)

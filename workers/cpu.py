@@ -8,6 +8,7 @@ from shared import settings
 from shared.data_access import require_allowed_root, require_visible
 from shared.shard_builder import build_shard
 from workers.app import app
+from workers.crash_guard import CrashGuard
 from workers.store import store
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
         meta = {"done": done, "total": total, "worker": self.request.hostname}
         self.update_state(state="DECODING", meta=meta)
 
+    # A retry follows a try whose process died: find and reject the file that killed it.
+    guard = CrashGuard(store().redis, shard["key"]) if self.request.retries else None
     # A file this worker cannot read (FileUnreadable) fails the task: nothing is cached.
     summary = build_shard(
         shard,
@@ -40,7 +43,10 @@ def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
         allowed_roots=None if uploaded else settings.data_roots(),
         max_decode_bytes=settings.max_decode_bytes(),
         max_file_bytes=settings.max_file_bytes(),
+        before_each=guard.before_each if guard else None,
     )
+    if guard is not None:
+        guard.done()
     logger.info(
         "job %s shard %d: %d images, %d rejected, %s in %.2fs",
         job_id,
