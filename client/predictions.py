@@ -122,7 +122,9 @@ def save_predictions(store, outcome: dict, part, labels: list[str], csv_path: Pa
     return {
         "rows": len(rows),
         "rejected": rejected,
-        "accuracy": accuracy_against_names(rows, labels, label_of),
+        "accuracy": accuracy_against_names(
+            rows, labels, lambda path: label_of(path, listing.get("layout", "names"))
+        ),
         "last_label": labels[-1],
     }
 

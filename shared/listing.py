@@ -1,8 +1,8 @@
-"""Find labelled images (``LABEL.N.jpg``) under a folder and cut them into shards.
+"""Find labelled images under a folder and cut them into shards.
 
-The label is the part of the file name before the first dot, as in Kaggle's
-Dogs vs. Cats ``train/`` folder. Labels are sorted by name, so the
-label-to-index map is the same on every machine.
+The label comes from the file name (Kaggle's ``train/cat.0.jpg``) or from
+the folder (Keras's ``train/cat/0.jpg``): see ``shared.layout``. Labels are
+sorted by name, so the label-to-index map is the same on every machine.
 
 The walk follows no link and opens no file: symbolic links (to files or to
 folders), FIFOs, sockets and devices are listed as rejected with their
@@ -13,16 +13,15 @@ walked into. Every entry is either a file to decode or a rejection.
 import hashlib
 import json
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared import layout as layout_rules
 from shared.data_access import LINK_REASON, file_kind
 from shared.decode import PREPROCESSING_VERSION
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-LABELLED_NAME = re.compile(r"^(?P<label>[^.]+)\.[^.]+\.(?:jpe?g|png)$", re.IGNORECASE)
 
 
 class DataError(ValueError):
@@ -42,6 +41,7 @@ class Listing:
     root: Path
     files: list[ListedFile] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
+    layout: str = layout_rules.NAMES
 
     @property
     def labels(self) -> list[str]:
@@ -52,24 +52,44 @@ class Listing:
         return len(self.files) + len(self.rejected)
 
 
-def label_of(relative_path: str) -> str | None:
-    """The label in a ``LABEL.N.EXT`` file name, or None if the name has none."""
-    match = LABELLED_NAME.match(os.path.basename(relative_path))
-    return match.group("label") if match else None
+def label_of(relative_path: str, layout: str = layout_rules.NAMES) -> str | None:
+    """The file's label in ``layout`` (by default, its ``LABEL.N.EXT`` name), or None."""
+    return layout_rules.label_of(relative_path, layout)
 
 
 def list_labelled_images(data_dir: str | os.PathLike) -> Listing:
-    """Every file under ``data_dir``: accepted when named ``LABEL.N.EXT``, else rejected."""
-    return _list(data_dir, _name_problem)
+    """Every file under ``data_dir``: accepted when it is an image with a label, else rejected.
+
+    The layout (labels from names or from folders) is found from the files.
+    """
+    listing = list_images(data_dir)
+    unlabelled = [listed for listed in listing.files if listed.label is None]
+    reason = layout_rules.unlabelled_reason(listing.layout)
+    listing.rejected = sorted(
+        listing.rejected
+        + [{"path": listed.relative_path, "reason": reason} for listed in unlabelled],
+        key=lambda entry: entry["path"],
+    )
+    listing.files = [listed for listed in listing.files if listed.label is not None]
+    return listing
 
 
 def list_images(data_dir: str | os.PathLike) -> Listing:
     """Every image file under ``data_dir``, labelled or not (for predictions).
 
-    ``label`` is the ``LABEL`` of ``LABEL.N.EXT`` names and None for others
+    ``label`` is the file's label in the folder's layout and None for others
     (Kaggle's ``test1/`` holds ``N.jpg``); files that are not images are rejected.
     """
-    return _list(data_dir, _extension_problem)
+    listing = _list(data_dir, _extension_problem)
+    listing.layout = layout_rules.detect_layout([listed.relative_path for listed in listing.files])
+    if listing.layout != layout_rules.NAMES:
+        listing.files = [
+            ListedFile(
+                f.relative_path, f.size_bytes, f.mtime_ns, label_of(f.relative_path, listing.layout)
+            )
+            for f in listing.files
+        ]
+    return listing
 
 
 def _list(data_dir, name_problem) -> Listing:
@@ -100,7 +120,13 @@ def require_trainable(listing: Listing) -> None:
     if len(listing.labels) < 2:
         raise DataError(
             f"found only the label {listing.labels[0]!r} under {listing.root};"
-            " training needs at least two labels (files named LABEL.N.jpg)"
+            " training needs at least two labels (files named LABEL.N.jpg, or folders LABEL/)"
+        )
+    clashes = layout_rules.case_clashes(listing.labels)
+    if clashes:
+        raise DataError(
+            f"labels that differ only in case under {listing.root}: {clashes};"
+            " rename the files (or folders) so that each label has one spelling"
         )
 
 
@@ -152,15 +178,6 @@ def _entry_problem(name: str, mode: int) -> str | None:
 def _extension_problem(relative_path: str) -> str | None:
     if not relative_path.lower().endswith(IMAGE_EXTENSIONS):
         return "not an image file (expected .jpg, .jpeg or .png)"
-    return None
-
-
-def _name_problem(relative_path: str) -> str | None:
-    problem = _extension_problem(relative_path)
-    if problem is not None:
-        return problem
-    if LABELLED_NAME.match(os.path.basename(relative_path)) is None:
-        return "name does not follow LABEL.N.EXT (e.g. cat.1.jpg)"
     return None
 
 

@@ -10,6 +10,8 @@ memory (``np.empty((N, S, S, 3))`` with a huge ``S``).
 import math
 from dataclasses import asdict, dataclass, fields
 
+from shared.layout import LAYOUTS
+
 MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adam")
 SCHEDULES = ("constant", "cosine")
@@ -89,6 +91,7 @@ class TrainingOptions:
     """Everything one training run needs besides its data, spelled out."""
 
     labels: tuple[str, ...]
+    layout: str = "names"  # where labels come from: file names or folders (shared.layout)
     model: str = "mlp"
     optimizer: str = "sgd"
     learning_rate: float = 0.01
@@ -105,6 +108,7 @@ class TrainingOptions:
 
     def __post_init__(self):
         object.__setattr__(self, "labels", check_labels(self.labels))
+        _check_choice("layout", self.layout, LAYOUTS)
         _check_choice("model", self.model, MODELS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)

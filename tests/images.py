@@ -99,3 +99,13 @@ def write_catalogue(folder: Path, outside: Path) -> dict[str, tuple[str, str | N
         "non-UTF-8 file name": (os.fsdecode(odd_name), None),
     }
     return catalogue
+
+
+def make_separable_folders(folder: Path, per_label: int = 20, seed: int = 0) -> None:
+    """The same images in Keras's layout: ``cat/N.jpg`` and ``dog/N.png``."""
+    make_separable_images(folder / "flat", per_label=per_label, seed=seed)
+    for image in sorted((folder / "flat").iterdir()):
+        label, number, extension = image.name.split(".")
+        (folder / label).mkdir(exist_ok=True)
+        image.rename(folder / label / f"{number}.{extension}")
+    (folder / "flat").rmdir()

@@ -19,10 +19,10 @@ from training.devices import describe_device, device_scope, has_gpu
 from training.models import compile_model, make_model, make_optimizer
 
 
-def label_indices_for(paths: list[str], labels: list[str]) -> np.ndarray:
+def label_indices_for(paths: list[str], labels: list[str], layout: str = "names") -> np.ndarray:
     index_of = {label: index for index, label in enumerate(labels)}
     try:
-        return np.array([index_of[label_of(path)] for path in paths], dtype=np.int64)
+        return np.array([index_of[label_of(path, layout)] for path in paths], dtype=np.int64)
     except KeyError as error:
         raise ValueError(f"an image has a label outside {labels}: {error}") from None
 
@@ -42,7 +42,7 @@ def train_and_evaluate(
     is saved after every epoch and, if one exists, training goes on from it.
     """
     labels = list(options.labels)
-    label_indices = label_indices_for(paths, labels)
+    label_indices = label_indices_for(paths, labels, options.layout)
     require_two_labels(label_indices, labels)
     parts = split_parts(paths, label_indices, options)
     targets = keras.utils.to_categorical(label_indices, len(labels))

@@ -9,12 +9,15 @@ class UsageError(ValueError):
     """Options that cannot work together; the message says how to fix them."""
 
 
-def training_options(args, labels, optimizer=None, learning_rate=None) -> TrainingOptions:
+def training_options(
+    args, labels, optimizer=None, learning_rate=None, layout="names"
+) -> TrainingOptions:
     """Every option spelled out: the model's defaults fill what the user left out."""
     try:
         return TrainingOptions.for_model(
             labels,
             args.model,
+            layout=layout,
             optimizer=optimizer,
             learning_rate=learning_rate,
             epochs=args.epochs,

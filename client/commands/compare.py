@@ -17,14 +17,14 @@ from jobs.records import DataPart, JobRecord, listing_summary
 from shared.listing import list_labelled_images, plan_shards, require_trainable
 
 
-def plan_runs(args, labels: list[str]) -> list[dict]:
+def plan_runs(args, labels: list[str], layout: str = "names") -> list[dict]:
     """One run per optimizer, or per optimizer and learning rate with a grid."""
     optimizers = list(dict.fromkeys(args.optimizers))
     rates = list(dict.fromkeys(args.learning_rates or [None]))
     runs = []
     for optimizer in optimizers:
         for rate in rates:
-            options = training_options(args, labels, optimizer, rate)
+            options = training_options(args, labels, optimizer, rate, layout)
             name = compare_job.run_name(optimizer, options.learning_rate, len(rates) > 1)
             runs.append({"name": name, "options": options.to_json()})
     return runs
@@ -35,7 +35,7 @@ def run_compare(args) -> int:
     started = time.perf_counter()
     listing = list_labelled_images(args.data)
     require_trainable(listing)
-    runs = plan_runs(args, listing.labels)
+    runs = plan_runs(args, listing.labels, listing.layout)
     image_size = runs[0]["options"]["image_size"]
     shards = plan_shards(listing, args.shard_size, image_size)
     job_id = new_job_id()

@@ -10,6 +10,7 @@ from client.flow import run_job
 from client.session import new_job_id
 from jobs.records import DataPart, JobRecord, listing_summary
 from shared import settings
+from shared.layout import DESCRIPTIONS, NAMES
 from shared.listing import list_images, plan_shards
 from shared.model_metadata import is_hdf5, read_metadata
 from shared.options import PredictOptions
@@ -48,7 +49,8 @@ def plan_predict(args) -> tuple[JobRecord, bytes]:
     )
     print(
         f"job {job_id}: {len(listing.files)} images in {len(shards)} shards,"
-        f" model {args.model} ({', '.join(metadata['labels'])}, {metadata['image_size']} px)",
+        f" model {args.model} ({', '.join(metadata['labels'])}, {metadata['image_size']} px)"
+        + (f"; {DESCRIPTIONS[listing.layout]}" if listing.layout != NAMES else ""),
         file=sys.stderr,
     )
     return record, Path(args.model).read_bytes()

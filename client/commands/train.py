@@ -16,6 +16,7 @@ from client.commands.common import (
 from client.flow import run_job
 from client.session import new_job_id
 from jobs.records import DataPart, JobRecord, listing_summary
+from shared.layout import DESCRIPTIONS
 from shared.listing import list_images, list_labelled_images, plan_shards, require_trainable
 from shared.options import PredictOptions
 
@@ -32,7 +33,9 @@ def plan_train(args) -> JobRecord:
     """List the folders, cut shards, fill in options: everything the job will do."""
     listing = list_labelled_images(args.data)
     require_trainable(listing)
-    options = training_options(args, listing.labels, args.optimizer, args.learning_rate)
+    options = training_options(
+        args, listing.labels, args.optimizer, args.learning_rate, listing.layout
+    )
     shards = plan_shards(listing, args.shard_size, options.image_size)
     job_id = new_job_id()
     root = args.worker_data_dir or str(listing.root)
@@ -56,7 +59,7 @@ def plan_train(args) -> JobRecord:
         prediction = {"options": predict_options.to_json()}
     print(
         f"job {job_id}: {listing.total} files, {len(listing.files)} images of labels"
-        f" {', '.join(listing.labels)} in {len(shards)} shards",
+        f" {', '.join(listing.labels)} ({DESCRIPTIONS[listing.layout]}) in {len(shards)} shards",
         file=sys.stderr,
     )
     return JobRecord(job_id, "train", parts, options=options.to_json(), prediction=prediction)

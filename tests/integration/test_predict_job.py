@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.images import make_separable_images
+from tests.images import make_separable_folders, make_separable_images
 from tests.integration.conftest import run_submit
 
 pytestmark = pytest.mark.integration
@@ -123,3 +123,24 @@ def test_a_keras_model_without_metadata_is_a_usage_error(trained_run, tmp_path):
     process = run_submit(["predict", "--model", stripped, "--data", tmp_path / "data"])
     assert process.returncode == 2
     assert "lacks catdog metadata" in process.stderr and "Traceback" not in process.stderr
+
+
+def test_keras_folder_layout_trains_and_predicts_with_folder_labels(cluster, tmp_path):
+    make_separable_folders(tmp_path / "train", per_label=20)
+    make_separable_folders(tmp_path / "check", per_label=6, seed=3)
+    environment = cluster_environment(cluster)
+    trained = run_submit(["train", "--data", tmp_path / "train", "--epochs", 8, "--batch-size", 8,
+                          "--image-size", 8, "--out", tmp_path / "run"], environment)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert "labels from folder names" in trained.stderr.splitlines()[0]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["labels"] == ["cat", "dog"] and metrics["layout"] == "folders"
+    assert metrics["images_used"] == 40 and metrics["test_accuracy"] >= 0.9
+
+    out = tmp_path / "predictions.csv"
+    predicted = run_submit(["predict", "--model", tmp_path / "run" / "model.keras",
+                            "--data", tmp_path / "check", "--out", out], environment)  # fmt: skip
+    assert predicted.returncode == 0, predicted.stderr
+    assert "accuracy against file names 1.0000" in predicted.stdout
+    ids = [row[0] for row in read_rows(out)[1:]]
+    assert len(ids) == len(set(ids)) == 12  # cat/0 and dog/0 keep distinct ids
