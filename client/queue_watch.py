@@ -27,8 +27,12 @@ class QueueWatch:
     for a local cluster whose workers ``also`` checks).
     """
 
-    def __init__(self, broker, wait_timeout_s, note=None, also=None, interval_s=2.0, clock=None):
+    def __init__(
+        self, broker, wait_timeout_s, note=None, also=None, interval_s=2.0, clock=None,
+        workers=registry.live_workers,
+    ):  # fmt: skip
         self.broker = broker
+        self.workers = workers  # workers(broker): the live registry entries
         self.wait_timeout_s = wait_timeout_s
         self.note = note or (lambda line: None)
         self.also = also or (lambda: None)
@@ -47,7 +51,7 @@ class QueueWatch:
         if now - self.last_checked.get(queue, -self.interval_s) < self.interval_s:
             return
         self.last_checked[queue] = now
-        workers = registry.consumers(registry.live_workers(self.broker), queue)
+        workers = registry.consumers(self.workers(self.broker), queue)
         if workers:
             self.unconsumed_since.pop(queue, None)
             self._say(self.describe(queue, pending, workers))
@@ -70,7 +74,7 @@ class QueueWatch:
     def describe(self, queue: str, pending=(), workers=None) -> str:
         """``queued: gpu busy with job X (1 ahead)``, or why nothing happens on ``queue``."""
         if workers is None:
-            workers = registry.consumers(registry.live_workers(self.broker), queue)
+            workers = registry.consumers(self.workers(self.broker), queue)
         if not workers:
             return f"queued: no live worker consumes queue {queue!r}"
         running = [task for worker in workers for task in worker.tasks if task.get("running")]

@@ -6,6 +6,7 @@ Folder-level mistakes (no folder, no images, a single label) are in
 """
 
 import json
+import os
 
 import pytest
 
@@ -37,17 +38,25 @@ def catalogue_job(cluster, tmp_path_factory):
     record = json.loads(store.get(f"catdog:job:{metrics['job_id']}:record"))
     headers = [decode_shard(store.get(shard["key"]))[0] for shard in record["parts"][0]["shards"]]
     used = [path for header in headers for path in header["paths"]]
-    return catalogue, metrics, used, process
+    on_disk = sorted(
+        os.path.relpath(os.path.join(parent, name), folder / "data")
+        for parent, folders, names in os.walk(folder / "data")
+        for name in names + [f for f in folders if os.path.islink(os.path.join(parent, f))]
+    )
+    return catalogue, metrics, used, process, on_disk
 
 
-def test_catalogue_covers_every_case(catalogue_job):
-    catalogue, *_ = catalogue_job
-    assert sorted(catalogue) == sorted(CATALOGUE_CASES)
+def test_every_file_on_disk_is_used_or_rejected_once(catalogue_job):
+    catalogue, metrics, used, _, on_disk = catalogue_job
+    rejected = [item["path"] for item in metrics["images_rejected"]]
+    assert sorted(used + rejected) == on_disk
+    assert len(on_disk) == metrics["images_total"] == 40 + len(CATALOGUE_CASES)
+    assert {path for path, _ in catalogue.values()} <= set(on_disk)
 
 
 @pytest.mark.parametrize("case", CATALOGUE_CASES)
 def test_each_file_gets_its_verdict(catalogue_job, case):
-    catalogue, metrics, used, _ = catalogue_job
+    catalogue, metrics, used, *_ = catalogue_job
     path, reason_fragment = catalogue[case]
     rejected = {item["path"]: item["reason"] for item in metrics["images_rejected"]}
     if reason_fragment is None:
@@ -58,7 +67,7 @@ def test_each_file_gets_its_verdict(catalogue_job, case):
 
 
 def test_the_job_completes_and_counts_add_up(catalogue_job):
-    catalogue, metrics, used, process = catalogue_job
+    catalogue, metrics, used, process, _ = catalogue_job
     accepted = sum(1 for _, fragment in catalogue.values() if fragment is None)
     assert metrics["images_used"] == len(used) == 40 + accepted
     assert metrics["images_used"] + len(metrics["images_rejected"]) == metrics["images_total"]

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
 from celery import Celery
@@ -17,10 +18,9 @@ from tests.integration.test_submit_cli import processes_mentioning, wait_until_g
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def standing(tmp_path_factory):
+@contextmanager
+def cluster_command(folder):
     """A running ``submit.py cluster``; yields (broker URL, data folder, its process)."""
-    folder = tmp_path_factory.mktemp("standing")
     (folder / "data").mkdir()
     command = [sys.executable, "submit.py", "cluster", "--cpu-workers", "1"]
     command += ["--cache-dir", str(folder / "cache"), "--data-root", str(folder / "data")]
@@ -29,10 +29,21 @@ def standing(tmp_path_factory):
     )
     broker = process.stdout.readline().strip().removeprefix("broker: ")
     assert broker.startswith("redis://client:"), broker
-    yield broker, folder / "data", process
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+    lines = [process.stdout.readline() for _ in range(2)]  # the password note, the workers
+    process.name = lines[-1].rsplit("/", 1)[-1].strip()  # its logs: .../logs/<name>
+    assert process.name.startswith("cluster-"), lines
+    try:
+        yield broker, folder / "data", process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def standing(tmp_path_factory):
+    with cluster_command(tmp_path_factory.mktemp("standing")) as running:
+        yield running
 
 
 def submit(broker, *arguments):
@@ -180,12 +191,11 @@ def test_control_commands_need_a_cluster():
     assert "needs a standing cluster" in process.stderr and "Traceback" not in process.stderr
 
 
-def test_ctrl_c_stops_the_standing_cluster(standing):
-    broker, _, process = standing
-    port = broker.rsplit(":", 1)[1].split("/")[0]
-    assert len(processes_mentioning("worker-cluster-")) >= 2  # cpu and gpu workers
-    assert processes_mentioning(f"127.0.0.1:{port}") != []  # redis-server's title
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=60) == 0
+def test_ctrl_c_stops_the_standing_cluster(tmp_path):
+    with cluster_command(tmp_path) as (broker, _, process):
+        port = broker.rsplit(":", 1)[1].split("/")[0]
+        assert len(processes_mentioning(f"worker-{process.name}@")) >= 2  # cpu and gpu
+        assert processes_mentioning(f"127.0.0.1:{port}") != []  # redis-server's title
+    assert process.returncode == 0
     assert wait_until_gone(f"127.0.0.1:{port}") == []
-    assert wait_until_gone("worker-cluster-") == []
+    assert wait_until_gone(f"worker-{process.name}@") == []

@@ -340,3 +340,11 @@ def test_training_refuses_a_single_label_left_after_decoding():
         ValueError, match=r"only images of \['cat'\] remain.*\['dog'\] was rejected"
     ):
         require_two_labels(np.array([0, 0]), ["cat", "dog"])
+
+
+def test_the_held_out_digest_names_the_held_out_files_whatever_their_order():
+    from training.fit import held_out_digest
+
+    paths = ["cat.1.jpg", "cat.2.jpg", "dog.1.jpg", "dog.2.jpg"]
+    assert held_out_digest(paths, [0, 2]) == held_out_digest(paths[::-1], [3, 1])
+    assert held_out_digest(paths, [0, 2]) != held_out_digest(paths, [0, 3])
