@@ -4,6 +4,7 @@ import argparse
 import signal
 import sys
 
+from client.queue_watch import DEFAULT_WAIT_TIMEOUT_S
 from shared.options import (
     DEFAULT_LEARNING_RATES,
     MAX_IMAGE_SIZE,
@@ -192,7 +193,7 @@ def _add_cluster_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--wait-timeout",
         type=float,
-        default=120.0,
+        default=DEFAULT_WAIT_TIMEOUT_S,
         help="with --broker: give up after this many seconds with no worker on a queue",
     )
 

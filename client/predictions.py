@@ -10,6 +10,7 @@ from pathlib import Path
 from client.collect import write_atomically
 from shared.listing import label_of
 from shared.metrics import ResultRejected
+from shared.shards import artifact_key
 
 SHEET_IMAGES = 32
 
@@ -102,7 +103,7 @@ def contact_sheet(root: Path, rows: list[dict], labels: list[str], path: Path) -
     save_figure(figure, path)
 
 
-def save_predictions(store, outcome: dict, part, labels: list[str], csv_path: Path):
+def save_predictions(store, job_id: str, outcome: dict, part, labels: list[str], csv_path: Path):
     """CSV, rejected files and contact sheet beside it; returns counts and accuracy.
 
     Every path in the task's result must be one of the files the job listed:
@@ -110,6 +111,8 @@ def save_predictions(store, outcome: dict, part, labels: list[str], csv_path: Pa
     """
     listing = part.listing
     listed = {path for shard in part.shards for path in shard["paths"]}
+    if outcome.get("predictions") != artifact_key(job_id, "predictions.json"):
+        raise ResultRejected(f"the predict task's result names {outcome.get('predictions')!r}")
     table = checked_table(store.get_artifact(outcome["predictions"]), listed, len(labels))
     rows = prediction_rows(table["paths"], table["probabilities"])
     rejected = listing["rejected"] + checked_rejections(outcome["rejected"], listed)

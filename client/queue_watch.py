@@ -15,6 +15,7 @@ from client.follow import JobFailed
 from shared import registry
 from workers import worker_command
 
+DEFAULT_WAIT_TIMEOUT_S = 120.0  # --wait-timeout
 QUEUE_SCAN_LIMIT = 1000  # messages read to find a task's place in a long queue
 
 

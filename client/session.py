@@ -11,10 +11,8 @@ from pathlib import Path
 from client.broker import check_reachable, redact
 from client.follow import release_results
 from client.local_cluster import LocalCluster
-from client.queue_watch import QueueWatch
+from client.queue_watch import DEFAULT_WAIT_TIMEOUT_S, QueueWatch
 from shared import settings
-
-DEFAULT_WAIT_TIMEOUT_S = 120.0
 
 
 def new_job_id() -> str:

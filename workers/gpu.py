@@ -129,6 +129,8 @@ def predict(self, job_id, model_key, data_root, shards, options) -> dict:
     from training import devices, prediction
 
     options = PredictOptions.from_json(options)
+    state = JobState(store().redis, job_id, settings.artifact_ttl_seconds())
+    state.stop_if_cancelled()
 
     pixels, paths, assembly = assemble_shards(self, job_id, data_root, shards)
     suffix = ".h5" if model_key.endswith(".h5") else ".keras"
@@ -138,6 +140,7 @@ def predict(self, job_id, model_key, data_root, shards, options) -> dict:
         model = prediction.load_model_safely(model_file.name)
 
     def report(done: int, total: int):
+        state.stop_if_cancelled()
         self.update_state(state="PREDICTING", meta={"done": done, "total": total})
 
     started = time.perf_counter()

@@ -74,7 +74,7 @@ def collect_results(session, record, followed, out: Path, timings: dict, started
     result = followed.outcomes["prediction"]["result"]
     options = record.prediction["options"]
     summary = predictions.save_predictions(
-        session.store, result, record.part("predict"), options["labels"], out
+        session.store, record.job_id, result, record.part("predict"), options["labels"], out
     )
     return summary | {"seconds": time.perf_counter() - started}
 

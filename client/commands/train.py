@@ -86,7 +86,7 @@ def collect_results(session, record, followed, out: Path, timings: dict, started
     if "prediction" in followed.outcomes:
         result = followed.outcomes["prediction"]["result"]
         predicted = predictions.save_predictions(
-            session.store, result, record.part("predict"), record.options["labels"],
+            session.store, record.job_id, result, record.part("predict"), record.options["labels"],
             out / "predictions.csv",
         )  # fmt: skip
         timings["predict_s"] = result["timings"]["predict_s"]

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.images import make_separable_images
-from tests.integration.conftest import run_submit, start_submit
+from tests.integration.conftest import clean_environment, run_submit, start_submit
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +139,51 @@ def test_single_label_is_a_usage_error(tmp_path):
     process = run_submit(["train", "--data", tmp_path])
     assert process.returncode == 2
     assert_one_line_error(process, "only the label 'cat'", "at least two labels")
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_usage_error_before_any_work(tmp_path):
+    make_separable_images(tmp_path / "data", per_label=3)
+    (tmp_path / "a-file").write_text("not a folder")
+    process = run_submit(
+        ["train", "--data", tmp_path / "data", "--out", tmp_path / "a-file" / "run"]
+    )
+    assert process.returncode == 2
+    assert_one_line_error(process, "cannot write results into", "a-file")
+    assert "local cluster" not in process.stderr  # nothing was started
+
+
+def test_a_cache_folder_that_cannot_be_made_is_one_line(tmp_path):
+    make_separable_images(tmp_path / "data", per_label=3)
+    (tmp_path / "a-file").write_text("not a folder")
+    process = run_submit(["train", "--data", tmp_path / "data", "--out", tmp_path / "out",
+                          "--cache-dir", tmp_path / "a-file" / "cache"])  # fmt: skip
+    assert process.returncode == 1
+    assert_one_line_error(process, "Not a directory", "a-file")
+
+
+def test_a_bad_setting_in_the_environment_is_one_line(tmp_path):
+    make_separable_images(tmp_path / "data", per_label=3)
+    environment = clean_environment() | {"CATDOG_SHARD_TTL_DAYS": "a week"}
+    process = run_submit(["train", "--data", tmp_path / "data", "--out", tmp_path / "out"],
+                         environment)  # fmt: skip
+    assert process.returncode == 2
+    assert_one_line_error(process, "CATDOG_SHARD_TTL_DAYS must be a number", "'a week'")
+
+
+def test_redis_out_of_memory_is_one_line(tmp_path):
+    """The cache folder's Redis, full: the client says so instead of a traceback."""
+    from client.local_cluster.redis_server import LocalRedis
+
+    make_separable_images(tmp_path / "data", per_label=5)
+    held = LocalRedis(tmp_path / "cache")
+    held.attach()  # this test is a user of the folder's Redis too, so it stays up
+    try:
+        held.client("admin").config_set("maxmemory", "1")
+        arguments = ["train", "--data", tmp_path / "data", "--image-size", 8]
+        process = run_submit(
+            [*arguments, "--cache-dir", tmp_path / "cache", "--out", tmp_path / "o"]
+        )
+    finally:
+        held.detach()
+    assert process.returncode == 1
+    assert_one_line_error(process, "Redis answered: OutOfMemoryError")

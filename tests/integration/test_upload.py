@@ -81,3 +81,29 @@ def test_shards_of_an_upload_job_lost_before_training_are_uploaded_again(
     assert stderr.count("uploaded 2 of 2 shards") == 2, stderr  # at first, and once lost
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["images_used"] == 40 and metrics["test_accuracy"] >= 0.9
+
+
+def test_an_upload_job_whose_client_died_is_resumed_uploading_what_was_lost(
+    cluster, cluster_app, tmp_path
+):
+    make_separable_images(tmp_path / "data", per_label=20)
+    (tmp_path / "workers-view").mkdir()
+    arguments = ["train", "--data", tmp_path / "data", "--epochs", 2, "--image-size", 8,
+                 "--shard-size", 20, "--upload", "--worker-data-dir", tmp_path / "workers-view",
+                 "--out", tmp_path / "first"]  # fmt: skip
+    environment = clean_environment() | cluster.environment()
+    kill_worker(cluster, "gpu-worker", signal.SIGSTOP)
+    try:
+        process, job_id = start_submit(arguments, environment)
+        decodes = [cluster_app.AsyncResult(decode_task_id(job_id, index)) for index in (0, 1)]
+        wait_for(lambda: all(result.state == "SUCCESS" for result in decodes))
+        process.kill()  # the client is gone; then so are the shards
+        process.communicate(timeout=60)
+        assert cluster.redis().delete(*(result.result["key"] for result in decodes)) == 2
+    finally:
+        kill_worker(cluster, "gpu-worker", signal.SIGCONT)
+    resumed = run_submit(["resume", job_id, "--out", tmp_path / "second"], environment)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "uploaded 2 of 2 shards" in resumed.stderr
+    metrics = json.loads((tmp_path / "second" / "metrics.json").read_text())
+    assert metrics["job_id"] == job_id and metrics["images_used"] == 40
