@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-BENCHMARKS = ("decode", "fanout", "overhead", "cache", "memory", "train", "predict")
+BENCHMARKS = ("decode", "fanout", "overhead", "cache", "memory", "train", "predict", "recovery")
 # Short benchmarks repeat 3 times by default, whole-job ones once.
 DEFAULT_REPEATS = {
     "decode": 3,
@@ -19,6 +19,7 @@ DEFAULT_REPEATS = {
     "cache": 1,
     "train": 1,
     "predict": 1,
+    "recovery": 1,
 }
 
 
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(name: str, args) -> int:
-    from bench import cluster_benches, decode_bench, job_benches
+    from bench import cluster_benches, decode_bench, job_benches, recovery
 
     functions = {
         "decode": decode_bench.main,
@@ -52,6 +53,7 @@ def run(name: str, args) -> int:
         "cache": job_benches.cache,
         "train": job_benches.train,
         "predict": job_benches.predict,
+        "recovery": recovery.recovery,
     }
     given = args.repeats
     args.repeats = given if given is not None else DEFAULT_REPEATS[name]

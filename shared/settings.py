@@ -81,7 +81,7 @@ def visibility_timeout_seconds() -> int:
 
 def lock_ttl_seconds() -> int:
     """A training runner that dies loses its job's lock after this many seconds."""
-    return _whole_number_from_env("CATDOG_LOCK_TTL_S", 30)
+    return _whole_number_from_env("CATDOG_LOCK_TTL_S", 15)
 
 
 def max_image_pixels() -> int:
