@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from bench import stats
@@ -67,7 +66,7 @@ def _run(cluster, data: Path, epochs: int, fault: str, scratch: Path) -> dict:
     )  # fmt: skip
     job_id = client.stderr.readline().split(":", 1)[0].removeprefix("job ")
     row = {"fault": fault}
-    with _client_app(cluster) as app:
+    with cluster.client_app() as app:
         if fault == "cpu worker":
             decodes = [app.AsyncResult(decode_task_id(job_id, index)) for index in range(40)]
             _wait(lambda: any(_runs_on(result, "cpu-worker-recovery@") for result in decodes))
@@ -103,23 +102,6 @@ def _wait(condition, timeout_s: float = 600) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("the fault's moment never came")
         time.sleep(POLL_S)
-
-
-@contextmanager
-def _client_app(cluster):
-    """A Celery app of this process as a client of ``cluster`` (Celery reads the environment)."""
-    from celery import Celery
-
-    saved = dict(os.environ)
-    os.environ.update(cluster.environment())
-    app = Celery("recovery-bench")
-    app.config_from_object("celeryconfig")
-    app.conf.update(broker_url=cluster.url(), result_backend=cluster.url())
-    try:
-        yield app
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _kill(cluster, role: str) -> None:

@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from client.local_cluster.processes import (
@@ -159,6 +160,30 @@ class LocalCluster:
 
     def _log(self, role: str) -> Path:
         return self.log_dir / f"{role}.log"
+
+    @contextmanager
+    def client_app(self):
+        """A Celery app of this process as a client of the cluster (tests, benchmarks).
+
+        Celery prefers CELERY_BROKER_URL and CELERY_RESULT_BACKEND from the
+        environment over its configuration, so the cluster's settings stand in
+        the environment while the app is in use, and go back as they were.
+        """
+        from celery import Celery
+
+        saved = {name: os.environ.get(name) for name in self.environment()}
+        os.environ.update(self.environment())
+        app = Celery(f"client-of-{self.name}")
+        app.config_from_object("celeryconfig")
+        app.conf.update(broker_url=self.url(), result_backend=self.url())
+        try:
+            yield app
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def redis(self, db: int = 0):
         """An administrator's client of this cluster's Redis (database 0: the store)."""

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,29 +61,9 @@ def submit_to_cluster(cluster):
     return submit
 
 
-@contextmanager
 def client_app(cluster):
-    """A Celery app of this process as a client of ``cluster``.
-
-    Celery prefers CELERY_BROKER_URL and CELERY_RESULT_BACKEND from the
-    environment over its configuration, so they point at the cluster while
-    the app is in use, and come back as they were afterwards.
-    """
-    from celery import Celery
-
-    saved = {name: os.environ.get(name) for name in cluster.environment()}
-    os.environ.update(cluster.environment())
-    app = Celery(f"tests-{cluster.name}")
-    app.config_from_object("celeryconfig")
-    app.conf.update(broker_url=cluster.url(), result_backend=cluster.url())
-    try:
-        yield app
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    """A Celery app of this process as a client of ``cluster`` (see LocalCluster.client_app)."""
+    return cluster.client_app()
 
 
 @pytest.fixture(scope="session")

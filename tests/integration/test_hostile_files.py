@@ -6,7 +6,6 @@ listing are sent to a worker directly as decode tasks, as a changed disk (or
 a forged task) would present them.
 """
 
-import contextlib
 import io
 import json
 import os
@@ -194,28 +193,6 @@ def test_damaged_files_through_a_real_job(cluster, tmp_path):
     assert used_there == set(used_here)
 
 
-@contextlib.contextmanager
-def client_of(private_cluster):
-    """A Celery client of another cluster. Celery prefers CELERY_BROKER_URL and
-    CELERY_RESULT_BACKEND from the environment, so both point there meanwhile."""
-    from celery import Celery
-
-    names = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(dict.fromkeys(names, private_cluster.url()))
-    app = Celery("hostile-tests")
-    app.config_from_object("celeryconfig")
-    app.conf.update(broker_url=private_cluster.url(), result_backend=private_cluster.url())
-    try:
-        yield app
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def test_workers_never_run_ghostscript(tmp_path):
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
@@ -233,7 +210,7 @@ def test_workers_never_run_ghostscript(tmp_path):
             tmp_path / "cache", tmp_path / "logs", "ghostscript", cpu_concurrency=1,
             data_roots=[tmp_path], extra_environment=environment, gpu_workers=0,
         ) as private,
-        client_of(private) as app,
+        private.client_app() as app,
     ):  # fmt: skip
         # The workers would find the fake first, as Pillow looks for "gs" on PATH.
         worker_environment = (
