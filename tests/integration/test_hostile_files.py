@@ -17,8 +17,8 @@ import zlib
 import pytest
 from PIL import Image
 
+from client import follow
 from client.local_cluster import LocalCluster
-from jobs import waiting
 from shared.decode import decode_files
 from shared.listing import list_labelled_images, plan_shards
 from tests.images import make_separable_images
@@ -140,7 +140,7 @@ def test_files_swapped_after_listing_are_rejected_not_followed(cluster, cluster_
     assert reasons["cat.2.jpg"] == "a FIFO (named pipe), not a regular file"
     assert reasons["cat.3.jpg"] == "a folder, not a regular file"
     assert reasons["cat.4.jpg"] == "a socket, not a regular file"
-    waiting.release_results(cluster_app, [task.id])
+    follow.release_results(cluster_app, [task.id])
 
 
 def test_a_file_missing_on_the_workers_fails_the_job_and_caches_nothing(cluster, tmp_path):
@@ -221,7 +221,7 @@ def test_workers_never_run_ghostscript(tmp_path):
 
         task = decode_task(app, data, "catdog:shard:hostile-eps", ["cat.0.jpg", "cat.9999.jpg"])
         summary = task.get(timeout=120)
-        waiting.release_results(app, [task.id])
+        follow.release_results(app, [task.id])
 
     assert summary["used"] == 1
     assert summary["rejected"] == [
