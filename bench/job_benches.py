@@ -34,7 +34,7 @@ _GPU_LOG = {
     "tensorflow_ready": r"TensorFlow ready in ([\d.]+)s",
     "ready": r"gpu-worker-\S+ ready\.",
     "received": r"Task catdog\.(?:predict|train)\[\S+\] received",
-    "assembled": r"assembled (\d+) images in ([\d.]+)s",
+    "assembled": r"(\d+) images in \d+ shards \([\d.]+ MiB of pixels\), headers read in ([\d.]+)s",
     "predicted": r"predicted (\d+) images in ([\d.]+)s",
     "succeeded": r"Task catdog\.(?:predict|train)\[\S+\] succeeded in ([\d.]+)s",
 }
@@ -67,7 +67,7 @@ def _last_decode_success(log_text: str) -> float | None:
 
 
 def overhead(args) -> int:
-    data, epochs = _data(args), args.epochs
+    data, epochs = _data(args), args.epochs or 10
     jobs, plains = [], []
     for repeat, variant in stats.interleaved(("job", "plain"), args.repeats):
         if variant == "job":
@@ -258,7 +258,7 @@ def _cpu_worker_view(finished, out_dir: Path) -> dict:
 
 
 def train(args) -> int:
-    data, epochs = _data(args), args.epochs
+    data, epochs = _data(args), args.epochs or 10
     scratch = scratch_dir("train")
     samples = []
     details = {}
@@ -405,7 +405,7 @@ def _predict_phases(finished, cache_dir: Path) -> tuple[list[tuple[str, float]],
         waited = gpu["received"][0] - start - decoded
         phases.append(("decode done -> predict task received", waited))
     if "assembled" in gpu:
-        phases.append(("assemble (gpu task)", float(gpu["assembled"][1][1])))
+        phases.append(("read shard headers (gpu task)", float(gpu["assembled"][1][1])))
     if "predicted" in gpu:
         predicted = float(gpu["predicted"][1][1])
         phases.append(("model.predict_on_batch (gpu task)", predicted))

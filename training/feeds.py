@@ -62,19 +62,23 @@ class StreamFeed:
         self.classes, self.batch_size = classes, batch_size
         self.window_shards, self.seed = window_shards, seed
 
-    def _batches(self, windows, batch_size):
-        return batches(self.catalogue, self.fetch, windows, batch_size, self.label_indices)
+    def _batches(self, passes, batch_size):
+        return batches(self.catalogue, self.fetch, passes, batch_size, self.label_indices)
 
     def _training_batches(self, first_epoch: int, epochs: int):
-        for epoch in range(first_epoch, epochs):
-            rng = epoch_rng(self.seed, epoch)
-            windows = plan_windows(self.catalogue, self.parts["train"], self.window_shards, rng)
-            for pixels, labels in self._batches(windows, self.batch_size):
-                yield pixels, one_hot(labels, self.classes)
+        """Every remaining epoch in one stream: its windows, shuffled per epoch."""
+        passes = [
+            plan_windows(
+                self.catalogue, self.parts["train"], self.window_shards, epoch_rng(self.seed, epoch)
+            )
+            for epoch in range(first_epoch, epochs)
+        ]
+        for pixels, labels in self._batches(passes, self.batch_size):
+            yield pixels, one_hot(labels, self.classes)
 
     def _in_order(self, part: str, batch_size: int):
         windows = plan_windows(self.catalogue, self.parts[part], self.window_shards)
-        return self._batches(windows, batch_size)
+        return self._batches([windows], batch_size)
 
     def _dataset(self, generator_function, batches: int):
         signature = (

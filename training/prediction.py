@@ -35,7 +35,7 @@ def predict_shards(model, catalogue, fetch, batch_size: int, on_progress=None) -
     windows = plan_windows(catalogue, np.arange(total), window_shards=1)
     labels = np.zeros(total, dtype=np.int64)  # unused: prediction needs no labels
     done, last_report = 0, 0.0
-    for pixels, _ in batches(catalogue, fetch, windows, batch_size, labels):
+    for pixels, _ in batches(catalogue, fetch, [windows], batch_size, labels):
         outputs[done : done + len(pixels)] = model.predict_on_batch(pixels)
         done += len(pixels)
         now = time.monotonic()

@@ -73,15 +73,24 @@ def read_windows(catalogue, fetch, windows):
             del pixels  # the consumer's batches are copies: this window can go
 
 
-def batches(catalogue, fetch, windows, batch_size: int, label_indices: np.ndarray):
-    """``(pixels, label indices)`` batches of ``batch_size`` over the windows' images.
+def batches(catalogue, fetch, passes, batch_size: int, label_indices: np.ndarray):
+    """``(pixels, label indices)`` batches of ``batch_size`` over the windows of ``passes``.
 
-    Batches run on across windows (only the last batch is short), as they
-    would over one array: every step sees ``batch_size`` images.
+    ``passes`` is a list of window lists (one per epoch, say). Within a pass,
+    batches run on across windows, as they would over one array: every step
+    sees ``batch_size`` images and only a pass's last batch is short. The
+    reader runs on across passes, so the next epoch's first window is read
+    while this epoch's last one is in use.
     """
+    pass_numbers = [number for number, windows in enumerate(passes) for _ in windows]
+    every_window = [window for windows in passes for window in windows]
     carried_pixels, carried_labels = [], []
-    carried = 0
-    for window, pixels in read_windows(catalogue, fetch, windows):
+    carried, current = 0, None
+    for position, (window, pixels) in enumerate(read_windows(catalogue, fetch, every_window)):
+        if pass_numbers[position] != current and carried:  # a pass ends with its short batch
+            yield np.concatenate(carried_pixels), np.concatenate(carried_labels)
+            carried_pixels, carried_labels, carried = [], [], 0
+        current = pass_numbers[position]
         labels = label_indices[window.members]
         start = 0
         if carried:

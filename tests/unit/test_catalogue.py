@@ -112,7 +112,7 @@ def test_batches_run_across_windows_and_carry_the_right_pixels_and_labels():
     members = np.arange(21)
     labels = np.arange(21) * 10
     windows = plan_windows(catalogue, members, 1, epoch_rng(3, 2))
-    served = list(batches(catalogue, fetch, windows, 4, labels))
+    served = list(batches(catalogue, fetch, [windows], 4, labels))
 
     assert [len(x) for x, _ in served] == [4, 4, 4, 4, 4, 1]  # one array's batches
     order = np.concatenate([w.members for w in windows])
@@ -126,7 +126,7 @@ def test_batches_run_across_windows_and_carry_the_right_pixels_and_labels():
 def test_batches_of_a_window_shorter_than_what_is_carried():
     catalogue, fetch, _ = make_shards([3, 1, 1, 4])
     windows = plan_windows(catalogue, np.arange(9), 1)
-    served = list(batches(catalogue, fetch, windows, 6, np.zeros(9, np.int64)))
+    served = list(batches(catalogue, fetch, [windows], 6, np.zeros(9, np.int64)))
     assert [len(x) for x, _ in served] == [6, 3]
     np.testing.assert_array_equal(np.concatenate([x for x, _ in served])[:, 0, 0, 0], range(9))
     assert batch_count(9, 6) == 2
@@ -152,3 +152,12 @@ def test_path_order_is_the_sorted_listing_order():
     paths = ["dog.2.jpg", "cat.10.jpg", "cat.1.jpg", "dog.1.jpg"]
     assert path_order(paths, np.array([0, 1, 2, 3])).tolist() == [2, 1, 3, 0]
     assert path_order(paths, np.array([3, 0])).tolist() == [3, 0]
+
+
+def test_batches_never_straddle_two_passes():
+    catalogue, fetch, fetched = make_shards([5, 5])
+    one_epoch = plan_windows(catalogue, np.arange(10), 1)
+    served = list(batches(catalogue, fetch, [one_epoch, one_epoch], 4, np.arange(10)))
+    assert [len(x) for x, _ in served] == [4, 4, 2, 4, 4, 2]  # each epoch ends short
+    assert np.concatenate([y for _, y in served]).tolist() == list(range(10)) * 2
+    assert len(fetched) == 4
