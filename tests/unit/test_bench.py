@@ -205,3 +205,22 @@ def test_others_cores():
     assert stats.others_cores(machine_busy_s=6.0, ours_s=4.0, wall_s=2.0) == 1.0
     assert stats.others_cores(machine_busy_s=3.9, ours_s=4.0, wall_s=2.0) == 0.0
     assert math.isnan(stats.others_cores(1.0, 0.0, 0.0))
+
+
+# --- scale data sets ----------------------------------------------------------
+
+
+def test_scale_subsets_spread_over_both_labels_and_larger_sets_add_variants():
+    from bench.scale_data import plan, variant_name
+    from shared.listing import label_of
+
+    originals = sorted([f"cat.{n}.jpg" for n in range(50)] + [f"dog.{n}.jpg" for n in range(50)])
+    subset = plan(originals, 20)
+    assert len(subset) == len(set(subset)) == 20 and {variant for _, variant in subset} == {0}
+    assert sum(name.startswith("cat") for name, _ in subset) == 10
+    larger = plan(originals, 250)
+    assert len(larger) == len(set(larger)) == 250
+    assert {variant for _, variant in larger} == {0, 1, 2}
+    names = [variant_name(name, variant) for name, variant in larger]
+    assert len(set(names)) == 250 and variant_name("dog.7.jpg", 3) == "dog.v3n7.jpg"
+    assert {label_of(name) for name in names} == {"cat", "dog"}  # still LABEL.N.jpg
