@@ -34,7 +34,7 @@ _GPU_LOG = {
     "tensorflow_ready": r"TensorFlow ready in ([\d.]+)s",
     "ready": r"gpu-worker-\S+ ready\.",
     "received": r"Task catdog\.(?:predict|train)\[\S+\] received",
-    "assembled": r"(\d+) images in \d+ shards \([\d.]+ MiB of pixels\), headers read in ([\d.]+)s",
+    "assembled": r"catalogue of (\d+) images in \d+ shards .* headers in ([\d.]+)s",
     "predicted": r"predicted (\d+) images in ([\d.]+)s",
     "succeeded": r"Task catdog\.(?:predict|train)\[\S+\] succeeded in ([\d.]+)s",
 }

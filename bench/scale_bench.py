@@ -57,6 +57,7 @@ def scale(args) -> int:
     ]  # fmt: skip
     print(stats.format_table(headers, rows))
     smallest, largest = min(sizes), max(sizes)
+    headline = None
     for mode in modes:
         small = next(run for run in runs if run["count"] == smallest and run["requested"] == mode)
         large = next(run for run in runs if run["count"] == largest and run["requested"] == mode)
@@ -68,7 +69,11 @@ def scale(args) -> int:
             f" {per_image:.2f} (1.0 is linear); peak RSS {largest:,} / {smallest:,}:"
             f" {memory:.2f}, target <= {RSS_TARGET}: {verdict}"
         )
-    print(f"scale ratio (gpu worker peak RSS, {largest:,} / {smallest:,} images): {memory:.2f}")
+        headline = memory if headline is None else headline  # the first mode asked for
+    print(
+        f"scale ratio (gpu worker peak RSS, {largest:,} / {smallest:,} images,"
+        f" --data-mode {modes[0]}): {headline:.2f}"
+    )
     return 0
 
 

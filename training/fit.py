@@ -114,7 +114,11 @@ def _fit_and_evaluate(
     validation = parts.get("validation", parts["test"])
     resumed = checkpoints.load() if checkpoints is not None else None
     if resumed is not None:
-        model, first_epoch, earlier_history = restore(resumed)
+
+        def build():  # the same model afresh, for the checkpoint's variables
+            return _new_model(options, image_shape, parts, weights)[0]
+
+        model, first_epoch, earlier_history = restore(resumed, build)
     else:
         model, first_epoch, earlier_history = _new_model(options, image_shape, parts, weights)
 

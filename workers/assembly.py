@@ -40,7 +40,8 @@ def shard_catalogue(task, job_id: str, data_root: str, shards: list[dict]):
     catalogue = ShardCatalogue.from_headers(keys, headers)
     seconds = time.perf_counter() - started
     logger.info(
-        "job %s: %d images in %d shards (%.1f MiB of pixels), headers read in %.2fs",
+        "job %s: assembled the catalogue of %d images in %d shards (%.1f MiB of pixels)"
+        " from their headers in %.2fs",
         job_id,
         len(catalogue.paths),
         len(keys),

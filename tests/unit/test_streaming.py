@@ -113,3 +113,31 @@ def test_a_streamed_run_resumed_from_a_checkpoint_goes_on_as_if_never_stopped(tm
     for finished, again in zip(whole["history"], resumed["history"]):
         assert again["loss"] == pytest.approx(finished["loss"], rel=1e-4)
     assert resumed["test_loss"] == pytest.approx(whole["test_loss"], rel=1e-4)
+
+
+def test_a_checkpoint_restores_weights_and_optimizer_state_into_a_fresh_model():
+    import keras
+
+    from training.callbacks import checkpoint_bytes, restore
+    from training.models import compile_model, make_model, make_optimizer
+
+    def build(classes=2):
+        model = make_model("cnn", (16, 16, 3), classes)
+        compile_model(model, make_optimizer("adam"), classes)
+        return model
+
+    keras.utils.set_random_seed(3)
+    trained = build()
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
+    trained.fit(pixels, np.eye(2)[np.arange(8) % 2], epochs=2, batch_size=4, verbose=0)
+    saved = checkpoint_bytes(trained)
+    assert saved.startswith(b"CDQCKPT1") and b"pickle" not in saved[:200]
+
+    model, epoch, history = restore((saved, {"epoch": 2, "history": [{"loss": 1.0}]}), build)
+    assert (epoch, history) == (2, [{"loss": 1.0}])
+    np.testing.assert_allclose(model.predict(pixels, verbose=0), trained.predict(pixels, verbose=0))
+    assert int(model.optimizer.iterations.numpy()) == 4
+    for restored, original in zip(model.optimizer.variables, trained.optimizer.variables):
+        np.testing.assert_array_equal(restored.numpy(), original.numpy())
+    with pytest.raises(ValueError, match="do not fit this job's model"):
+        restore((saved, {"epoch": 2, "history": []}), lambda: build(classes=3))
