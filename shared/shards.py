@@ -133,22 +133,6 @@ class ShardStore:
         header = self.blobs.get_range(key, start, start + header_length - 1, manifest)
         return json.loads(header), manifest["size"]
 
-    def get_many(self, keys: list[str]) -> list[bytes]:
-        """All blobs in one round trip; ShardMissing names the keys that are gone.
-
-        A chunked shard is read on, chunk by chunk, after the round trip.
-        """
-        pipeline = self.redis.pipeline(transaction=False)
-        for key in keys:
-            pipeline.get(key)
-            pipeline.expire(key, self.shard_ttl_seconds)
-        replies = pipeline.execute()
-        blobs = [self.blobs.get(key, blob) for key, blob in zip(keys, replies[0::2])]
-        missing = [key for key, blob in zip(keys, blobs) if blob is None]
-        if missing:
-            raise ShardMissing(missing)
-        return blobs
-
     def put_upload(self, shard_key: str, contents: dict, reasons: dict) -> None:
         """A shard's raw file bytes (``{relative path: bytes}``) for workers without the files.
 
@@ -224,23 +208,6 @@ def weights_key(spec: str) -> str:
 def artifact_key(job_id: str, name: str) -> str:
     """Where a job's file ``name`` (a model, predictions) lives in Redis."""
     return f"catdog:job:{job_id}:artifact:{name}"
-
-
-def assemble(blobs: list[bytes]) -> tuple[np.ndarray, list[str], list[dict]]:
-    """One (N, S, S, 3) array from many shard blobs, copying each pixel once."""
-    decoded = [decode_shard(blob) for blob in blobs]
-    total = sum(len(pixels) for _, pixels in decoded)
-    image_shape = next((pixels.shape[1:] for _, pixels in decoded if len(pixels)), None)
-    if image_shape is None:
-        raise ValueError("every image was rejected: there is nothing to train on")
-    combined = np.empty((total, *image_shape), dtype=np.uint8)
-    paths, rejected, offset = [], [], 0
-    for header, pixels in decoded:
-        combined[offset : offset + len(pixels)] = pixels
-        offset += len(pixels)
-        paths.extend(header["paths"])
-        rejected.extend(header["rejected"])
-    return combined, paths, rejected
 
 
 def connect_store(url: str | None = None):

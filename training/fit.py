@@ -4,15 +4,12 @@ This module imports Keras (and so TensorFlow) at import time; only the GPU
 worker imports it.
 """
 
-import hashlib
-import os
 import time
 
 import keras
 import numpy as np
 
 from shared.listing import label_of
-from shared.model_metadata import write_metadata
 from shared.split import stratified_split
 from training.callbacks import CheckpointCallback, ProgressCallback, restore
 from training.catalogue import choose_data_mode
@@ -20,8 +17,15 @@ from training.devices import describe_device, device_scope, has_gpu, peak_rss_by
 from training.evaluation import confusion_matrix, evaluate
 from training.feeds import MemoryFeed, StreamFeed
 from training.models import compile_model, make_model, make_optimizer
+from training.outputs import best_epoch, held_out_digest, history_per_epoch, save_model
 
-__all__ = ["confusion_matrix", "label_indices_for", "split_parts", "train_and_evaluate"]
+__all__ = [
+    "best_epoch",
+    "confusion_matrix",
+    "label_indices_for",
+    "split_parts",
+    "train_and_evaluate",
+]
 
 
 def label_indices_for(paths: list[str], labels: list[str]) -> np.ndarray:
@@ -101,13 +105,6 @@ def default_limits() -> dict:
     }
 
 
-def held_out_digest(paths: list[str], test_indices) -> str:
-    """A fingerprint of which files were held out: equal digests, equal held-out sets."""
-    held_out = sorted(paths[index] for index in test_indices)
-    text = "\n".join(path.encode("utf-8", "surrogateescape").hex() for path in held_out)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _fit_and_evaluate(
     feed, image_shape, parts, options, output_dir, on_progress, checkpoints, weights
 ):
@@ -148,7 +145,7 @@ def _fit_and_evaluate(
     started = time.perf_counter()
     save_model(model, output_dir, options)
     save_seconds = time.perf_counter() - started
-    per_epoch = earlier_history + _history_per_epoch(history.history)
+    per_epoch = earlier_history + history_per_epoch(history.history)
     metrics.update(
         {
             "train_images": len(parts["train"]),
@@ -208,33 +205,3 @@ def split_parts(paths, label_indices, options) -> dict:
         train_paths, label_indices[train], options.validation_size, options.seed
     )
     return {"train": train[kept], "validation": train[validation], "test": test}
-
-
-def best_epoch(per_epoch: list[dict]) -> int | None:
-    """The 1-based epoch with the lowest validation loss (what early stopping keeps)."""
-    losses = [row.get("val_loss") for row in per_epoch]
-    if not losses or None in losses:
-        return None
-    return int(np.argmin(losses)) + 1
-
-
-def save_model(model, output_dir: str, options) -> None:
-    """``model.keras`` and ``model.h5``, each carrying its labels and image size."""
-    metadata = {
-        "labels": list(options.labels),
-        "image_size": int(model.input_shape[1]),
-        "model": options.model,
-        "optimizer": options.optimizer,
-        "seed": options.seed,
-    }
-    for name in ("model.keras", "model.h5"):
-        path = os.path.join(output_dir, name)
-        model.save(path)
-        write_metadata(path, metadata)
-
-
-def _history_per_epoch(history: dict) -> list[dict]:
-    epochs = len(next(iter(history.values()), []))
-    return [
-        {name: float(values[epoch]) for name, values in history.items()} for epoch in range(epochs)
-    ]
