@@ -7,6 +7,7 @@ import json
 import os
 import struct
 import tempfile
+import threading
 import time
 
 import keras
@@ -98,7 +99,15 @@ class ProgressCallback(keras.callbacks.Callback):
     Every report carries ``completed``: the last finished epoch and its
     figures. A client that polls the task state now and then can miss an
     epoch's own report (the next batch's replaces it), never its figures.
+
+    ``async_safe``: Keras then calls the batch hook from its thread pool and
+    the training thread does not stop after every batch to turn the batch's
+    figures into Python numbers (which it must do for a synchronous hook).
+    The lock keeps two batches from reporting at once; a ``JobCancelled``
+    raised here reaches ``fit`` at the next batch or at the epoch's end.
     """
+
+    async_safe = True
 
     def __init__(self, epochs: int, on_progress):
         super().__init__()
@@ -107,13 +116,22 @@ class ProgressCallback(keras.callbacks.Callback):
         self.epoch = 0
         self.last_report = 0.0
         self.completed = None
+        self.reporting = threading.Lock()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.on_progress is None or not self.reporting.acquire(blocking=False):
+            return
+        try:
+            self._report_batch(batch, logs)
+        finally:
+            self.reporting.release()
+
+    def _report_batch(self, batch, logs) -> None:
         now = time.monotonic()
-        if self.on_progress is None or now - self.last_report < PROGRESS_INTERVAL_S:
+        if now - self.last_report < PROGRESS_INTERVAL_S:
             return
         self.last_report = now
         steps = self.params.get("steps") or 0
