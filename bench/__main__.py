@@ -9,7 +9,9 @@ import argparse
 import os
 import sys
 
-BENCHMARKS = ("decode", "fanout", "overhead", "cache", "memory", "train", "predict", "recovery")
+BENCHMARKS = (
+    "decode", "fanout", "overhead", "cache", "memory", "train", "predict", "scale", "recovery",
+)  # fmt: skip
 # Short benchmarks repeat 3 times by default, whole-job ones once.
 DEFAULT_REPEATS = {
     "decode": 3,
@@ -19,6 +21,7 @@ DEFAULT_REPEATS = {
     "cache": 1,
     "train": 1,
     "predict": 1,
+    "scale": 1,
     "recovery": 1,
 }
 
@@ -32,7 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--repeats", type=int, help="runs of each variant (default 3 or 1)")
     parser.add_argument(
-        "--epochs", type=int, default=10, help="overhead and train: epochs (default 10)"
+        "--epochs", type=int, help="overhead and train: epochs (default 10); scale: (default 2)"
+    )
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        help="scale: images per job (default 2500 10000 25000 100000)",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("auto", "memory", "stream"),
+        help="scale: --data-mode of each job (default auto)",
     )
     parser.add_argument(
         "--limit",
@@ -43,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(name: str, args) -> int:
-    from bench import cluster_benches, decode_bench, job_benches, recovery
+    from bench import cluster_benches, decode_bench, job_benches, recovery, scale_bench
 
     functions = {
         "decode": decode_bench.main,
@@ -53,6 +68,7 @@ def run(name: str, args) -> int:
         "cache": job_benches.cache,
         "train": job_benches.train,
         "predict": job_benches.predict,
+        "scale": scale_bench.scale,
         "recovery": recovery.recovery,
     }
     given = args.repeats

@@ -1,13 +1,15 @@
-"""The gpu worker's fetch-and-assemble, alone in a process whose memory is watched.
+"""The gpu worker's in-memory loading, alone in a process whose memory is watched.
 
 ``python -m bench.assemble_child PLAN.json`` (``CATDOG_STORE_URL`` pointing at
-the cluster's Redis) runs ``workers.assembly.assemble_shards``, the very code
-of the ``catdog.train`` and ``catdog.predict`` tasks, with a stand-in for the
-Celery task (its progress states go nowhere). It reads this process's
-``VmRSS`` and ``VmHWM`` (peak resident set, /proc/self/status) just before,
-after the fetch (``ShardStore.get_many``) and after the copy into one array,
-and prints one JSON line. The gpu worker itself holds TensorFlow besides, but
-what assembling adds on top of a process's resident set does not depend on it.
+the cluster's Redis) runs what the ``catdog.train`` task runs before training
+in memory: ``workers.assembly.shard_catalogue`` (the shards' headers) with a
+stand-in for the Celery task, then ``training.windows.gather`` of the
+training and held-out parts (the split of ``shared.split``, seed 12345),
+shard by shard through ``workers.assembly.fetch_shard``. It reads this
+process's ``VmRSS`` and ``VmHWM`` (peak resident set, /proc/self/status) just
+before, after the headers and after the gather, and prints one JSON line. The
+gpu worker itself holds TensorFlow besides, but what loading adds on top of a
+process's resident set does not depend on it.
 """
 
 import json
@@ -33,34 +35,33 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     with open(argv[0]) as plan_file:
         plan = json.load(plan_file)
-    import numpy as np  # noqa: F401
+    import numpy as np
 
-    from shared import shards as shard_module
+    from shared.listing import label_of
+    from shared.split import stratified_split
+    from training.windows import gather
     from workers import assembly
     from workers.store import store
 
     store().redis.ping()  # connect now: the connection is not part of the cost
     before = _status()
-    fetched = {}
-    real_get_many = shard_module.ShardStore.get_many
-
-    def get_many_and_look(self, keys):
-        blobs = real_get_many(self, keys)
-        fetched.update(_status())
-        return blobs
-
-    shard_module.ShardStore.get_many = get_many_and_look
     started = time.perf_counter()
-    pixels, paths, _assembly = assembly.assemble_shards(
+    catalogue, _ = assembly.shard_catalogue(
         _NoTask(), "bench-assemble", plan["data_root"], plan["shards"]
     )
+    fetched = _status()
+    labels = sorted({label_of(path) for path in catalogue.paths})
+    label_indices = np.array([labels.index(label_of(path)) for path in catalogue.paths])
+    parts = stratified_split(catalogue.paths, label_indices, 0.25, 12345)
+    arrays = gather(catalogue, assembly.fetch_shard, list(parts))
     seconds = time.perf_counter() - started
     after = _status()
+    paths = catalogue.paths
     print(
         json.dumps(
             {
                 "images": len(paths),
-                "array_bytes": int(pixels.nbytes),
+                "array_bytes": int(sum(array.nbytes for array in arrays)),
                 "seconds": seconds,
                 "rss_before": before["VmRSS"],
                 "hwm_before": before["VmHWM"],

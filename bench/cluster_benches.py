@@ -131,7 +131,7 @@ def memory(args) -> int:
             "-",
         ],
         [
-            "assembler: peak RSS increase after the fetch",
+            "loader: peak RSS increase after the shard headers",
             stats.median(
                 run["assemble"]["hwm_after_fetch"] - run["assemble"]["rss_before"] for run in runs
             )
@@ -141,7 +141,7 @@ def memory(args) -> int:
             "-",
         ],
         [
-            "assembler: peak RSS increase, fetch + assemble",
+            "loader: peak RSS increase, headers + gather shard by shard",
             stats.median(
                 run["assemble"]["hwm_after"] - run["assemble"]["rss_before"] for run in runs
             )
@@ -151,7 +151,7 @@ def memory(args) -> int:
             stats.target_verdict(peak_ratio, ASSEMBLE_TARGET, at_most=True),
         ],
         [
-            "assembler: RSS increase held afterwards",
+            "loader: RSS increase held afterwards (the arrays)",
             stats.median(
                 run["assemble"]["rss_after"] - run["assemble"]["rss_before"] for run in runs
             )

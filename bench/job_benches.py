@@ -22,7 +22,7 @@ from bench.procs import (
     submit_train,
 )
 
-OVERHEAD_TARGET = 1.15
+OVERHEAD_TARGET = 1.10
 CACHE_TARGET = 0.05
 TRAIN_TARGET = 0.95
 _JOB_LINE = re.compile(r"^job (\S+): ")
@@ -34,7 +34,7 @@ _GPU_LOG = {
     "tensorflow_ready": r"TensorFlow ready in ([\d.]+)s",
     "ready": r"gpu-worker-\S+ ready\.",
     "received": r"Task catdog\.(?:predict|train)\[\S+\] received",
-    "assembled": r"assembled (\d+) images in ([\d.]+)s",
+    "assembled": r"catalogue of (\d+) images in \d+ shards .* headers in ([\d.]+)s",
     "predicted": r"predicted (\d+) images in ([\d.]+)s",
     "succeeded": r"Task catdog\.(?:predict|train)\[\S+\] succeeded in ([\d.]+)s",
 }
@@ -67,7 +67,7 @@ def _last_decode_success(log_text: str) -> float | None:
 
 
 def overhead(args) -> int:
-    data, epochs = _data(args), args.epochs
+    data, epochs = _data(args), args.epochs or 10
     jobs, plains = [], []
     for repeat, variant in stats.interleaved(("job", "plain"), args.repeats):
         if variant == "job":
@@ -162,6 +162,9 @@ def overhead(args) -> int:
         ["plain: model.fit", plain_timing("fit_s")],
     ]
     print(stats.format_table(["phase", "seconds"], breakdown))
+    pairs = [stats.ratio(job["wall"], plain["wall"]) for job, plain in zip(jobs, plains)]
+    # On a shared machine the pairs spread with whoever else runs: show them.
+    print("job / plain wall, pair by pair: " + ", ".join(f"{pair:.2f}" for pair in pairs))
     value = stats.ratio(job_wall, plain_wall)
     verdict = stats.target_verdict(value, OVERHEAD_TARGET, at_most=True)
     print(f"target: job / plain wall <= {OVERHEAD_TARGET}: {verdict}")
@@ -258,7 +261,7 @@ def _cpu_worker_view(finished, out_dir: Path) -> dict:
 
 
 def train(args) -> int:
-    data, epochs = _data(args), args.epochs
+    data, epochs = _data(args), args.epochs or 10
     scratch = scratch_dir("train")
     samples = []
     details = {}
@@ -405,7 +408,7 @@ def _predict_phases(finished, cache_dir: Path) -> tuple[list[tuple[str, float]],
         waited = gpu["received"][0] - start - decoded
         phases.append(("decode done -> predict task received", waited))
     if "assembled" in gpu:
-        phases.append(("assemble (gpu task)", float(gpu["assembled"][1][1])))
+        phases.append(("read shard headers (gpu task)", float(gpu["assembled"][1][1])))
     if "predicted" in gpu:
         predicted = float(gpu["predicted"][1][1])
         phases.append(("model.predict_on_batch (gpu task)", predicted))

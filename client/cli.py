@@ -6,6 +6,8 @@ import sys
 
 from client.queue_watch import DEFAULT_WAIT_TIMEOUT_S
 from shared.options import (
+    BACKBONES,
+    DATA_MODES,
     DEFAULT_LEARNING_RATES,
     MAX_IMAGE_SIZE,
     MAX_SEED,
@@ -151,6 +153,26 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
         type=positive_int,
         help="stop after N epochs without a better validation loss (10%% of the training"
         " images); the best epoch's weights are kept",
+    )
+    command.add_argument(
+        "--data-mode",
+        choices=DATA_MODES,
+        default="auto",
+        help="memory: the gpu worker holds every image; stream: it reads shards from Redis a"
+        " window at a time; auto: memory up to CATDOG_MEMORY_BUDGET_MB of pixels (1024)",
+    )
+    command.add_argument(
+        "--weights",
+        metavar="imagenet|none|PATH",
+        help=f"{', '.join(BACKBONES)}: pretrained ImageNet weights (default; downloaded by the"
+        " gpu worker), random ones, or a .h5 weights file of the backbone without its top",
+    )
+    command.add_argument(
+        "--fine-tune",
+        type=int,
+        metavar="N",
+        help="with a pretrained model: also train its top N layers (batch norm stays frozen);"
+        " default 0, the backbone frozen; the default learning rate is then a tenth",
     )
 
 

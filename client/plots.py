@@ -37,14 +37,11 @@ def _per_epoch_axis(axis, label: str) -> None:
 
 
 def plot_history(history: list[dict], out_dir: Path, title: str) -> Path:
-    """Loss and accuracy per epoch, train and held-out, side by side."""
-    figure, axes = pyplot().subplots(1, 2, figsize=(10, 4))
-    epochs = range(1, len(history) + 1)
-    for axis, metric in zip(axes, ("loss", "accuracy")):
-        axis.plot(epochs, [row.get(metric) for row in history], label="train")
-        axis.plot(epochs, [row.get(f"val_{metric}") for row in history], label="held-out")
-        _per_epoch_axis(axis, metric)
-    return save_figure(figure, out_dir / "history.png", title)
+    """Loss and accuracy per epoch, train and held-out, side by side (drawn with Pillow:
+    matplotlib's import and layout cost a train job about a second)."""
+    from client.history_plot import draw_history
+
+    return draw_history(history, out_dir, title)
 
 
 def plot_comparison(rows: list[dict], out_dir: Path, title: str) -> Path:

@@ -11,6 +11,8 @@ import threading
 import time
 import uuid
 
+from shared.blobs import BlobStore
+
 WAIT_INTERVAL_S = 1.0
 # Ours: extend it. Gone: take it again. Another runner's: report it lost.
 _RENEW_SCRIPT = """
@@ -61,10 +63,13 @@ class JobState:
         return None if stored is None else json.loads(stored)
 
     def save_result(self, result: dict) -> None:
+        checkpoint_chunks = BlobStore(self.redis).chunk_keys_at(self.prefix + "checkpoint")
         pipeline = self.redis.pipeline(transaction=True)
         pipeline.set(self.prefix + "result", json.dumps(result), ex=self.ttl_seconds)
         pipeline.delete(self.prefix + "checkpoint", self.prefix + "checkpoint-state")
         pipeline.execute()
+        if checkpoint_chunks:
+            self.redis.delete(*checkpoint_chunks)
 
     def acquire(self, on_wait=None, timeout_s: float | None = None) -> bool:
         """Take the job's lock, waiting while another runner holds it.
@@ -126,17 +131,27 @@ class JobState:
         self.redis.eval(script, 1, self.prefix + "lock", self.token)
 
     def save_checkpoint(self, model_bytes: bytes, epoch: int, history: list[dict]) -> None:
-        """Model (weights and optimizer state) and progress, both or neither."""
+        """Model (weights and optimizer state) and progress, both or neither.
+
+        A model over the chunk size (a big MLP with Adam's state passes 512 MB)
+        goes in chunks first; its manifest and the progress are then set in one
+        transaction, and the previous checkpoint's chunks deleted after it.
+        """
+        blobs = BlobStore(self.redis)
+        value, stale = blobs.stage(self.prefix + "checkpoint", model_bytes, self.ttl_seconds)
         state = json.dumps({"epoch": epoch, "history": history})
         pipeline = self.redis.pipeline(transaction=True)
-        pipeline.set(self.prefix + "checkpoint", model_bytes, ex=self.ttl_seconds)
+        pipeline.set(self.prefix + "checkpoint", value, ex=self.ttl_seconds)
         pipeline.set(self.prefix + "checkpoint-state", state, ex=self.ttl_seconds)
         pipeline.execute()
+        if stale:
+            self.redis.delete(*stale)
 
     def load_checkpoint(self) -> tuple[bytes, dict] | None:
-        model_bytes, state = self.redis.mget(
-            self.prefix + "checkpoint", self.prefix + "checkpoint-state"
-        )
-        if model_bytes is None or state is None:
+        value, state = self.redis.mget(self.prefix + "checkpoint", self.prefix + "checkpoint-state")
+        if value is None or state is None:
+            return None
+        model_bytes = BlobStore(self.redis).get(self.prefix + "checkpoint", value)
+        if model_bytes is None:
             return None
         return model_bytes, json.loads(state)

@@ -181,25 +181,53 @@ def _extension_problem(relative_path: str) -> str | None:
     return None
 
 
-def plan_shards(listing: Listing, shard_size: int, image_size: int, first_index=0) -> list[dict]:
+def plan_shards(
+    listing: Listing, shard_size: int, image_size: int, first_index=0, max_bytes=None
+) -> list[dict]:
     """Cut the accepted files into shard specs with content-addressed keys.
 
-    ``first_index`` numbers the shards after those of another folder in the same job.
+    Files go into shards in a fixed order that mixes labels (by a hash of
+    each path, the same for every seed, so every job shares the shard
+    cache): a shard, or a window of a few streamed shards, is then a sample
+    of the whole set, not one label. A shard holds at most ``shard_size``
+    images and at most ``max_bytes`` of pixels (default
+    ``CATDOG_SHARD_MAX_BYTES``), so no shard nears Redis's 512 MB value limit.
+    ``first_index`` numbers the shards after those of another folder in the
+    same job.
     """
     if shard_size < 1:
         raise ValueError(f"shard size must be at least 1, received {shard_size}")
+    per_shard = images_per_shard(shard_size, image_size, max_bytes)
+    files = sorted(listing.files, key=mixing_order)
     shards = []
-    for start in range(0, len(listing.files), shard_size):
-        files = listing.files[start : start + shard_size]
+    for start in range(0, len(files), per_shard):
+        chosen = files[start : start + per_shard]
         shards.append(
             {
-                "key": shard_key(files, image_size),
+                "key": shard_key(chosen, image_size),
                 "index": first_index + len(shards),
-                "paths": [listed.relative_path for listed in files],
+                "paths": [listed.relative_path for listed in chosen],
                 "image_size": image_size,
             }
         )
     return shards
+
+
+def images_per_shard(shard_size: int, image_size: int, max_bytes=None) -> int:
+    """``shard_size``, or fewer when that many images would pass ``max_bytes`` of pixels."""
+    if max_bytes is None:
+        from shared import settings
+
+        max_bytes = settings.shard_max_bytes()
+    if max_bytes < 1:
+        raise ValueError(f"a shard's byte cap must be at least 1, received {max_bytes}")
+    return max(1, min(shard_size, max_bytes // (image_size * image_size * 3)))
+
+
+def mixing_order(listed: ListedFile) -> bytes:
+    """A deterministic, label-blind order: a hash of the relative path."""
+    name = listed.relative_path.encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(name, digest_size=8).digest() + name
 
 
 def shard_key(files: list[ListedFile], image_size: int) -> str:

@@ -8,20 +8,38 @@ memory (``np.empty((N, S, S, 3))`` with a huge ``S``).
 """
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 
 from shared.layout import LAYOUTS
 
-MODELS = ("mlp", "cnn")
+# Keras application backbones, pretrained on ImageNet, with a new classifier on top.
+BACKBONES = ("mobilenet_v2", "efficientnet_b0")
+MODELS = ("mlp", "cnn", *BACKBONES)
 OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adam")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu")
+DATA_MODES = ("auto", "memory", "stream")
 DEFAULT_LEARNING_RATES = {"sgd": 0.01, "rmsprop": 0.001, "adagrad": 0.01, "adam": 0.001}
-# What each model trains best with when the user does not say.
+# What each model trains best with when the user does not say. A backbone's
+# learning rate applies with its own optimizer only; fine-tuning (unfrozen
+# pretrained layers) takes a tenth of it, so the first steps of a new
+# classifier do not wreck what the backbone learnt.
 MODEL_DEFAULTS = {
     "mlp": {"optimizer": "sgd", "image_size": 32, "epochs": 20, "schedule": "constant"},
     "cnn": {"optimizer": "adam", "image_size": 64, "epochs": 25, "schedule": "cosine"},
-}
+    "mobilenet_v2": {
+        "optimizer": "adam", "learning_rate": 0.001, "image_size": 160, "epochs": 10,
+        "schedule": "cosine", "weights": "imagenet",
+    },
+    "efficientnet_b0": {
+        "optimizer": "adam", "learning_rate": 0.001, "image_size": 224, "epochs": 10,
+        "schedule": "cosine", "weights": "imagenet",
+    },
+}  # fmt: skip
+BACKBONE_MIN_IMAGE_SIZE = 32  # Keras applications refuse smaller inputs
+# ``--weights PATH`` travels as the file's digest and kind; the client stores its bytes.
+UPLOADED_WEIGHTS = re.compile(r"^sha256:[0-9a-f]{64}(?:\.weights)?\.h5$")
 
 MAX_IMAGE_SIZE = 512  # pixels per side: 512x512x3 bytes per image in every shard
 MAX_EPOCHS = 1_000_000
@@ -29,6 +47,7 @@ MAX_BATCH_SIZE = 65_536
 MAX_LABELS = 1_000
 MAX_LABEL_LENGTH = 200
 MAX_SEED = 2**32 - 1  # NumPy and Keras seeds are unsigned 32-bit
+MAX_FINE_TUNE_LAYERS = 10_000
 
 
 class OptionsError(ValueError):
@@ -105,11 +124,16 @@ class TrainingOptions:
     device: str = "auto"
     mixed_precision: bool = False
     schedule: str = "constant"
+    data_mode: str = "auto"
+    weights: str = "none"
+    fine_tune: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "labels", check_labels(self.labels))
         _check_choice("layout", self.layout, LAYOUTS)
         _check_choice("model", self.model, MODELS)
+        _check_choice("data mode", self.data_mode, DATA_MODES)
+        _check_backbone_options(self)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("device", self.device, DEVICES)
@@ -138,10 +162,16 @@ class TrainingOptions:
         """The model's defaults for whatever ``given`` leaves out (or sets to None)."""
         _check_choice("model", model, MODELS)
         chosen = {name: value for name, value in given.items() if value is not None}
-        chosen = MODEL_DEFAULTS[model] | chosen
+        defaults = dict(MODEL_DEFAULTS[model])
+        default_rate = defaults.pop("learning_rate", None)
+        chosen = defaults | chosen
         if "learning_rate" not in chosen:
             _check_choice("optimizer", chosen["optimizer"], OPTIMIZERS)
-            chosen["learning_rate"] = DEFAULT_LEARNING_RATES[chosen["optimizer"]]
+            if default_rate is None or chosen["optimizer"] != defaults["optimizer"]:
+                default_rate = DEFAULT_LEARNING_RATES[chosen["optimizer"]]
+            if chosen.get("fine_tune"):
+                default_rate /= 10
+            chosen["learning_rate"] = default_rate
         return cls(labels=tuple(labels), model=model, **chosen)
 
     def to_json(self) -> dict:
@@ -153,6 +183,32 @@ class TrainingOptions:
 
     def replace(self, **changes) -> "TrainingOptions":
         return type(self)(**(asdict(self) | changes))
+
+
+def _check_backbone_options(options) -> None:
+    if options.model not in BACKBONES:
+        _require(
+            options.weights == "none" and options.fine_tune == 0,
+            f"--weights and --fine-tune apply to the pretrained models ({', '.join(BACKBONES)}),"
+            f" not to {options.model!r}; received weights {options.weights!r:.80},"
+            f" fine_tune {options.fine_tune!r}",
+        )
+        return
+    _require(
+        options.weights in ("imagenet", "none") or bool(UPLOADED_WEIGHTS.match(options.weights)),
+        f"weights must be 'imagenet', 'none' or an uploaded file (--weights PATH),"
+        f" received {options.weights!r:.80}",
+    )
+    _require(
+        _whole(options.fine_tune) and 0 <= options.fine_tune <= MAX_FINE_TUNE_LAYERS,
+        f"fine_tune must be a whole number of layers from 0 to {MAX_FINE_TUNE_LAYERS},"
+        f" received {options.fine_tune!r}",
+    )
+    _require(
+        options.image_size >= BACKBONE_MIN_IMAGE_SIZE,
+        f"{options.model} needs images of at least {BACKBONE_MIN_IMAGE_SIZE} px,"
+        f" received --image-size {options.image_size}; ImageNet weights suit 96 to 224",
+    )
 
 
 @dataclass(frozen=True)

@@ -136,3 +136,20 @@ def gpu_memory_limit_mb() -> int | None:
     if not os.environ.get("GPU_MEMORY_LIMIT_MB"):
         return None
     return _whole_number_from_env("GPU_MEMORY_LIMIT_MB", 1)
+
+
+def shard_max_bytes() -> int:
+    """``CATDOG_SHARD_MAX_BYTES``: a shard's pixels stay under this (as well as --shard-size)."""
+    return _whole_number_from_env("CATDOG_SHARD_MAX_BYTES", 64_000_000)
+
+
+def memory_budget_bytes() -> int:
+    """``CATDOG_MEMORY_BUDGET_MB``: ``--data-mode auto`` trains in memory up to this many
+    pixel bytes (the gpu worker then holds about twice that), and streams above."""
+    return _whole_number_from_env("CATDOG_MEMORY_BUDGET_MB", 1024, 2**20)
+
+
+def stream_window_bytes() -> int:
+    """``CATDOG_STREAM_WINDOW_MB``: shards shuffled together when streaming; the gpu
+    worker holds two such windows (the one in use and the next)."""
+    return _whole_number_from_env("CATDOG_STREAM_WINDOW_MB", 64, 2**20)

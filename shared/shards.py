@@ -1,15 +1,20 @@
 """Shards and artifacts in Redis: the only way pixels and models travel.
 
-A shard is one Redis string: a magic tag, a little-endian uint32 header
-length, a JSON header (dtype, shape, the decoded paths in order, the rejected
-files with reasons) and then the raw array bytes. No pickle anywhere: the
-array comes back with ``np.frombuffer`` and the header says its shape.
+A shard is one value: a magic tag, a little-endian uint32 header length, a
+JSON header (dtype, shape, the decoded paths in order, the rejected files with
+reasons) and then the raw array bytes. No pickle anywhere: the array comes
+back with ``np.frombuffer`` and the header says its shape. Values go through
+``shared.blobs``, so a model, checkpoint or shard over Redis's 512 MB limit is
+stored in chunks.
 """
 
+import hashlib
 import json
 import struct
 
 import numpy as np
+
+from shared.blobs import CHUNK_MAGIC, BlobStore
 
 SHARD_MAGIC = b"CDQSHRD1"
 # In the error of a task that needed uploaded files Redis no longer has: the
@@ -42,14 +47,14 @@ def encode_shard(pixels: np.ndarray, paths: list[str], rejected: list[dict]) -> 
     return b"".join([SHARD_MAGIC, _LENGTH.pack(len(header_bytes)), header_bytes, pixels.tobytes()])
 
 
-def decode_shard(blob: bytes) -> tuple[dict, np.ndarray]:
-    """Header and a read-only array view of a blob made by ``encode_shard``."""
-    if not blob.startswith(SHARD_MAGIC):
+def decode_shard(blob) -> tuple[dict, np.ndarray]:
+    """Header and an array view of a blob made by ``encode_shard`` (read-only for bytes)."""
+    if not bytes(blob[: len(SHARD_MAGIC)]) == SHARD_MAGIC:
         raise ValueError("not a shard: the blob does not start with the shard tag")
     start = len(SHARD_MAGIC)
     (header_length,) = _LENGTH.unpack_from(blob, start)
     start += _LENGTH.size
-    header = json.loads(blob[start : start + header_length])
+    header = json.loads(bytes(blob[start : start + header_length]))
     pixels = np.frombuffer(
         blob, dtype=np.dtype(header["dtype"]), offset=start + header_length
     ).reshape(header["shape"])
@@ -61,17 +66,26 @@ class ShardStore:
 
     def __init__(self, redis_client, shard_ttl_seconds: int, artifact_ttl_seconds: int):
         self.redis = redis_client
+        self.blobs = BlobStore(redis_client)
         self.shard_ttl_seconds = shard_ttl_seconds
         self.artifact_ttl_seconds = artifact_ttl_seconds
 
     def touch(self, key: str) -> bool:
         """True if the shard exists; its time-to-live starts again (reuse)."""
-        # EXPIRE answers 1 only for an existing key: existence and refresh in one call.
-        return bool(self.redis.expire(key, self.shard_ttl_seconds))
+        return self.blobs.expire(key, self.shard_ttl_seconds)
 
     def put(self, key: str, blob: bytes) -> None:
-        # Content-addressed: two workers writing the same key write the same bytes.
-        self.redis.set(key, blob, ex=self.shard_ttl_seconds)
+        # Content-addressed: two workers writing the same key write the same bytes
+        # (and, for a chunked shard, the same chunk keys).
+        self.blobs.put(key, blob, self.shard_ttl_seconds)
+
+    def get_shard(self, key: str) -> tuple[dict, np.ndarray]:
+        """One shard's header and pixels; its time-to-live starts again."""
+        blob = self.blobs.get(key)
+        if blob is None:
+            raise ShardMissing([key])
+        self.blobs.expire(key, self.shard_ttl_seconds)
+        return decode_shard(blob)
 
     def get_header(self, key: str) -> tuple[dict, int]:
         """The shard's header and its size in bytes, read without its pixels.
@@ -94,33 +108,37 @@ class ShardStore:
             pipeline.getrange(key, 0, len(SHARD_MAGIC) + _LENGTH.size - 1)
             pipeline.strlen(key)
         replies = pipeline.execute()
-        found = {}
+        found, chunked = {}, {}
         for key, exists, prefix, size in zip(keys, replies[0::3], replies[1::3], replies[2::3]):
             if exists and prefix.startswith(SHARD_MAGIC):
                 found[key] = (_LENGTH.unpack_from(prefix, len(SHARD_MAGIC))[0], size)
+            elif exists and prefix.startswith(CHUNK_MAGIC):
+                chunked[key] = self._chunked_header(key)
         pipeline = self.redis.pipeline(transaction=False)
         start = len(SHARD_MAGIC) + _LENGTH.size
         for key, (header_length, _) in found.items():
             pipeline.getrange(key, start, start + header_length - 1)
         headers = pipeline.execute()
-        return {
+        plain = {
             key: (json.loads(header), size)
             for (key, (_, size)), header in zip(found.items(), headers)
             if header
         }
+        return plain | {key: value for key, value in chunked.items() if value is not None}
 
-    def get_many(self, keys: list[str]) -> list[bytes]:
-        """All blobs in one round trip; ShardMissing names the keys that are gone."""
-        pipeline = self.redis.pipeline(transaction=False)
-        for key in keys:
-            pipeline.get(key)
-            pipeline.expire(key, self.shard_ttl_seconds)
-        replies = pipeline.execute()
-        blobs = replies[0::2]
-        missing = [key for key, blob in zip(keys, blobs) if blob is None]
-        if missing:
-            raise ShardMissing(missing)
-        return blobs
+    def _chunked_header(self, key: str):
+        """(header, size) of a shard stored in chunks (over the chunk size), or None."""
+        manifest = self.blobs.manifest(key)
+        if manifest is None:
+            return None
+        self.blobs.expire(key, self.shard_ttl_seconds, manifest)
+        prefix = self.blobs.get_range(key, 0, len(SHARD_MAGIC) + _LENGTH.size - 1, manifest)
+        if not prefix.startswith(SHARD_MAGIC):
+            return None
+        (header_length,) = _LENGTH.unpack_from(prefix, len(SHARD_MAGIC))
+        start = len(SHARD_MAGIC) + _LENGTH.size
+        header = self.blobs.get_range(key, start, start + header_length - 1, manifest)
+        return json.loads(header), manifest["size"]
 
     def put_upload(self, shard_key: str, contents: dict, reasons: dict) -> None:
         """A shard's raw file bytes (``{relative path: bytes}``) for workers without the files.
@@ -151,16 +169,33 @@ class ShardStore:
 
     def put_artifact(self, job_id: str, name: str, data: bytes) -> str:
         key = artifact_key(job_id, name)
-        self.redis.set(key, data, ex=self.artifact_ttl_seconds)
+        self.blobs.put(key, data, self.artifact_ttl_seconds)
         return key
 
     def get_artifact(self, key: str) -> bytes:
-        data = self.redis.get(key)
+        """The artifact's bytes (a bytearray when it was stored in chunks)."""
+        data = self.blobs.get(key)
         if data is None:
             raise ArtifactMissing(
                 f"{key} is gone from Redis: results expire after CATDOG_ARTIFACT_TTL_HOURS"
                 " (24 by default); run the job again (`submit.py resume <job id>`)"
             )
+        return data
+
+    def put_weights(self, spec: str, data: bytes) -> str:
+        """A backbone's weights file (``--weights PATH``), named by its digest."""
+        key = weights_key(spec)
+        self.blobs.put(key, data, self.artifact_ttl_seconds)
+        return key
+
+    def get_weights(self, spec: str) -> bytes:
+        data = self.blobs.get(weights_key(spec))
+        if data is None:
+            raise ValueError(
+                f"the weights file {spec} is gone from Redis (expired?); submit the job again"
+            )
+        if hashlib.sha256(data).hexdigest() != spec.split(":", 1)[1].split(".", 1)[0]:
+            raise ValueError(f"the weights file stored as {spec} does not match its digest")
         return data
 
 
@@ -180,26 +215,14 @@ def _name(relative_path: str) -> bytes:
 TRAINED_FILES = ("model.keras", "model.h5")
 
 
+def weights_key(spec: str) -> str:
+    """Where an uploaded weights file ``sha256:<digest>.<kind>`` lives in Redis."""
+    return "catdog:weights:" + spec.split(":", 1)[1]
+
+
 def artifact_key(job_id: str, name: str) -> str:
     """Where a job's file ``name`` (a model, predictions) lives in Redis."""
     return f"catdog:job:{job_id}:artifact:{name}"
-
-
-def assemble(blobs: list[bytes]) -> tuple[np.ndarray, list[str], list[dict]]:
-    """One (N, S, S, 3) array from many shard blobs, copying each pixel once."""
-    decoded = [decode_shard(blob) for blob in blobs]
-    total = sum(len(pixels) for _, pixels in decoded)
-    image_shape = next((pixels.shape[1:] for _, pixels in decoded if len(pixels)), None)
-    if image_shape is None:
-        raise ValueError("every image was rejected: there is nothing to train on")
-    combined = np.empty((total, *image_shape), dtype=np.uint8)
-    paths, rejected, offset = [], [], 0
-    for header, pixels in decoded:
-        combined[offset : offset + len(pixels)] = pixels
-        offset += len(pixels)
-        paths.extend(header["paths"])
-        rejected.extend(header["rejected"])
-    return combined, paths, rejected
 
 
 def connect_store(url: str | None = None):

@@ -68,3 +68,16 @@ def _cpu_model_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def peak_rss_bytes() -> int | None:
+    """This process's peak resident memory (``VmHWM``): the one that trains, whatever
+    the worker's pool (solo, or a prefork child)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

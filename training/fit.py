@@ -4,19 +4,28 @@ This module imports Keras (and so TensorFlow) at import time; only the GPU
 worker imports it.
 """
 
-import hashlib
-import os
 import time
 
 import keras
 import numpy as np
 
 from shared.listing import label_of
-from shared.model_metadata import write_metadata
 from shared.split import stratified_split
 from training.callbacks import CheckpointCallback, ProgressCallback, restore
-from training.devices import describe_device, device_scope, has_gpu
+from training.catalogue import choose_data_mode
+from training.devices import describe_device, device_scope, has_gpu, peak_rss_bytes
+from training.evaluation import confusion_matrix, evaluate
+from training.feeds import MemoryFeed, StreamFeed
 from training.models import compile_model, make_model, make_optimizer
+from training.outputs import best_epoch, held_out_digest, history_per_epoch, save_model
+
+__all__ = [
+    "best_epoch",
+    "confusion_matrix",
+    "label_indices_for",
+    "split_parts",
+    "train_and_evaluate",
+]
 
 
 def label_indices_for(paths: list[str], labels: list[str], layout: str = "names") -> np.ndarray:
@@ -28,32 +37,63 @@ def label_indices_for(paths: list[str], labels: list[str], layout: str = "names"
 
 
 def train_and_evaluate(
-    pixels, paths, options, output_dir, on_progress=None, checkpoints=None
-) -> dict:
+    catalogue, fetch, options, output_dir, on_progress=None, checkpoints=None, limits=None,
+    weights=None,
+) -> dict:  # fmt: skip
     """Train ``options.model`` on a disjoint split; save it under ``output_dir``.
 
-    Returns the metrics (split sizes, history, held-out loss and accuracy,
-    confusion matrix, best epoch, timings); ``model.keras`` and ``model.h5``
-    are written to ``output_dir``. ``on_progress(dict)`` hears about batches
-    and epochs. With ``options.patience``, training stops early on a
-    validation part carved from the training images, never on the held-out
-    ones, and the best epoch's weights are kept. ``checkpoints`` (``load()``
-    and ``save(model_bytes, epoch, history)``) makes training resumable: it
-    is saved after every epoch and, if one exists, training goes on from it.
+    ``catalogue`` says where each image lives (``ShardCatalogue``) and
+    ``fetch(key)`` reads one shard. ``limits`` (``memory_budget_bytes``,
+    ``window_bytes``; the worker's settings by default) decide between
+    training in memory and streaming. Returns the metrics (split sizes,
+    history, held-out loss and accuracy, confusion matrix, best epoch, data
+    mode, timings); ``model.keras`` and ``model.h5`` are written to
+    ``output_dir``. ``on_progress(dict)`` hears about batches and epochs.
+    With ``options.patience``, training stops early on a validation part
+    carved from the training images, never on the held-out ones, and the
+    best epoch's weights are kept. ``checkpoints`` (``load()`` and
+    ``save(model_bytes, epoch, history)``) makes training resumable: it is
+    saved after every epoch and, if one exists, training goes on from it.
+    ``weights`` is what a pretrained backbone starts from (``"imagenet"``, None
+    or a local ``.h5`` path: ``training.backbones.local_weights``).
     """
     labels = list(options.labels)
+    paths = catalogue.paths
     label_indices = label_indices_for(paths, labels, options.layout)
     require_two_labels(label_indices, labels)
     parts = split_parts(paths, label_indices, options)
-    targets = keras.utils.to_categorical(label_indices, len(labels))
+    limits = limits or default_limits()
+    mode, reason = choose_data_mode(
+        options.data_mode, catalogue.pixel_bytes, limits["memory_budget_bytes"]
+    )
+    started = time.perf_counter()
+    if mode == "memory":
+        feed = MemoryFeed(catalogue, fetch, parts, label_indices, len(labels), options.batch_size)
+    else:
+        window_shards = catalogue.window_shards(limits["window_bytes"])
+        feed = StreamFeed(
+            catalogue, fetch, parts, label_indices, len(labels), options.batch_size,
+            window_shards, options.seed,
+        )  # fmt: skip
+    load_seconds = time.perf_counter() - started
 
     keras.utils.set_random_seed(options.seed)
     with device_scope(options.device):
         metrics = _fit_and_evaluate(
-            pixels, targets, parts, options, output_dir, on_progress, checkpoints
-        )
+            feed, catalogue.image_shape, parts, options, output_dir, on_progress, checkpoints,
+            weights,
+        )  # fmt: skip
     metrics["device"] = describe_device(options.device)
     metrics["test_set_sha256"] = held_out_digest(paths, parts["test"])
+    metrics["data_mode"] = mode
+    metrics["data_feed"] = feed.describe() | {
+        "requested": options.data_mode,
+        "reason": reason,
+        "pixel_bytes": catalogue.pixel_bytes,
+        "stored_bytes": catalogue.stored_bytes,
+    }
+    metrics["timings"]["load_s"] = load_seconds
+    metrics["peak_rss_bytes"] = peak_rss_bytes()
     return metrics
 
 
@@ -68,22 +108,28 @@ def require_two_labels(label_indices: np.ndarray, labels: list[str]) -> None:
         )
 
 
-def held_out_digest(paths: list[str], test_indices) -> str:
-    """A fingerprint of which files were held out: equal digests, equal held-out sets."""
-    held_out = sorted(paths[index] for index in test_indices)
-    text = "\n".join(path.encode("utf-8", "surrogateescape").hex() for path in held_out)
-    return hashlib.sha256(text.encode()).hexdigest()
+def default_limits() -> dict:
+    from shared import settings
+
+    return {
+        "memory_budget_bytes": settings.memory_budget_bytes(),
+        "window_bytes": settings.stream_window_bytes(),
+    }
 
 
-def _fit_and_evaluate(pixels, targets, parts, options, output_dir, on_progress, checkpoints):
-    x_train, y_train = pixels[parts["train"]], targets[parts["train"]]
-    x_test, y_test = pixels[parts["test"]], targets[parts["test"]]
+def _fit_and_evaluate(
+    feed, image_shape, parts, options, output_dir, on_progress, checkpoints, weights
+):
     validation = parts.get("validation", parts["test"])
     resumed = checkpoints.load() if checkpoints is not None else None
     if resumed is not None:
-        model, first_epoch, earlier_history = restore(resumed)
+
+        def build():  # the same model afresh, for the checkpoint's variables
+            return _new_model(options, image_shape, parts, weights)[0]
+
+        model, first_epoch, earlier_history = restore(resumed, build)
     else:
-        model, first_epoch, earlier_history = _new_model(options, pixels.shape[1:], parts)
+        model, first_epoch, earlier_history = _new_model(options, image_shape, parts, weights)
 
     # The checkpoint first: an epoch reported as done is an epoch that can be resumed.
     callbacks = [] if checkpoints is None else [CheckpointCallback(checkpoints, earlier_history)]
@@ -96,23 +142,22 @@ def _fit_and_evaluate(pixels, targets, parts, options, output_dir, on_progress, 
         )
     started = time.perf_counter()
     history = model.fit(
-        x_train,
-        y_train,
+        **feed.fit_arguments(first_epoch, options.epochs),
         initial_epoch=first_epoch,
         epochs=options.epochs,
-        batch_size=options.batch_size,
-        validation_data=(pixels[validation], targets[validation]),
         callbacks=callbacks,
         verbose=0,
     )
     train_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    metrics = _evaluate(model, x_train, y_train, x_test, y_test, options.batch_size)
+    metrics = evaluate(model, feed, options.batch_size, len(options.labels))
     evaluate_seconds = time.perf_counter() - started
 
+    started = time.perf_counter()
     save_model(model, output_dir, options)
-    per_epoch = earlier_history + _history_per_epoch(history.history)
+    save_seconds = time.perf_counter() - started
+    per_epoch = earlier_history + history_per_epoch(history.history)
     metrics.update(
         {
             "train_images": len(parts["train"]),
@@ -126,7 +171,11 @@ def _fit_and_evaluate(pixels, targets, parts, options, output_dir, on_progress, 
             "best_epoch": best_epoch(per_epoch),
             "resumed_from_epoch": first_epoch if resumed is not None else None,
             "mixed_precision": mixed_precision_in_use(options),
-            "timings": {"train_s": train_seconds, "evaluate_s": evaluate_seconds},
+            "timings": {
+                "train_s": train_seconds,
+                "evaluate_s": evaluate_seconds,
+                "save_s": save_seconds,
+            },
         }
     )
     return metrics
@@ -136,13 +185,16 @@ def mixed_precision_in_use(options, gpu_present: bool | None = None) -> bool:
     """Asked for, and possible: float16 compute pays off on GPUs only."""
     if gpu_present is None:
         gpu_present = has_gpu()
-    wanted = options.mixed_precision and options.model == "cnn"
+    wanted = options.mixed_precision and options.model != "mlp"
     return bool(wanted and options.device != "cpu" and gpu_present)
 
 
-def _new_model(options, input_shape, parts):
+def _new_model(options, input_shape, parts, weights=None):
     classes = len(options.labels)
-    model = make_model(options.model, input_shape, classes, mixed_precision_in_use(options))
+    model = make_model(
+        options.model, input_shape, classes, mixed_precision_in_use(options), weights,
+        options.fine_tune,
+    )  # fmt: skip
     steps_per_epoch = -(-len(parts["train"]) // options.batch_size)
     optimizer = make_optimizer(
         options.optimizer, options.learning_rate, options.schedule, steps_per_epoch * options.epochs
@@ -165,54 +217,3 @@ def split_parts(paths, label_indices, options) -> dict:
         train_paths, label_indices[train], options.validation_size, options.seed
     )
     return {"train": train[kept], "validation": train[validation], "test": test}
-
-
-def best_epoch(per_epoch: list[dict]) -> int | None:
-    """The 1-based epoch with the lowest validation loss (what early stopping keeps)."""
-    losses = [row.get("val_loss") for row in per_epoch]
-    if not losses or None in losses:
-        return None
-    return int(np.argmin(losses)) + 1
-
-
-def save_model(model, output_dir: str, options) -> None:
-    """``model.keras`` and ``model.h5``, each carrying its labels and image size."""
-    metadata = {
-        "labels": list(options.labels),
-        "image_size": int(model.input_shape[1]),
-        "model": options.model,
-        "optimizer": options.optimizer,
-        "seed": options.seed,
-    }
-    for name in ("model.keras", "model.h5"):
-        path = os.path.join(output_dir, name)
-        model.save(path)
-        write_metadata(path, metadata)
-
-
-def _evaluate(model, x_train, y_train, x_test, y_test, batch_size) -> dict:
-    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0)
-    _, train_accuracy = model.evaluate(x_train, y_train, batch_size=batch_size, verbose=0)
-    predicted = model.predict(x_test, batch_size=batch_size, verbose=0).argmax(axis=1)
-    return {
-        "test_loss": float(test_loss),
-        "test_accuracy": float(test_accuracy),
-        "train_accuracy": float(train_accuracy),
-        "confusion_matrix": confusion_matrix(y_test.argmax(axis=1), predicted, y_test.shape[1]),
-    }
-
-
-def confusion_matrix(true_indices, predicted_indices, num_classes: int) -> list[list[int]]:
-    """Rows are true labels, columns predicted labels (sorted label order)."""
-    counts = np.bincount(
-        np.asarray(true_indices) * num_classes + np.asarray(predicted_indices),
-        minlength=num_classes * num_classes,
-    )
-    return counts.reshape(num_classes, num_classes).tolist()
-
-
-def _history_per_epoch(history: dict) -> list[dict]:
-    epochs = len(next(iter(history.values()), []))
-    return [
-        {name: float(values[epoch]) for name, values in history.items()} for epoch in range(epochs)
-    ]

@@ -6,6 +6,7 @@ the names the client needs (models, optimizers, defaults) live in
 """
 
 from shared.options import (
+    BACKBONES,
     DEFAULT_LEARNING_RATES,
     MODELS,
     OPTIMIZERS,
@@ -16,12 +17,22 @@ from shared.options import (
 CNN_FILTERS = (32, 64, 128, 256)
 
 
-def make_model(model_name: str, input_shape: tuple, num_classes: int, mixed_precision=False):
+def make_model(
+    model_name: str, input_shape: tuple, num_classes: int, mixed_precision=False, weights=None,
+    fine_tune=0,
+):  # fmt: skip
+    """``weights`` and ``fine_tune`` are for the pretrained backbones (``training.backbones``)."""
+    policy = "mixed_float16" if mixed_precision else None
     if model_name == "mlp":
         return make_mlp(input_shape, num_classes)
     if model_name == "cnn":
-        policy = "mixed_float16" if mixed_precision else None
         return make_cnn(input_shape, num_classes, dtype_policy=policy)
+    if model_name in BACKBONES:
+        from training.backbones import make_backbone_model
+
+        return make_backbone_model(
+            model_name, input_shape, num_classes, weights, fine_tune, policy=policy
+        )
     raise ValueError(f"unknown model {model_name!r}; choose one of {', '.join(MODELS)}")
 
 

@@ -8,6 +8,9 @@ import time
 import keras
 import numpy as np
 
+from training.catalogue import plan_windows
+from training.windows import batches
+
 PROGRESS_INTERVAL_S = 1.0
 
 
@@ -16,22 +19,29 @@ def load_model_safely(path: str):
     return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
-def predict_probabilities(model, pixels: np.ndarray, batch_size: int, on_progress=None):
-    """Class probabilities (N, classes) for uint8 pixels (N, S, S, 3)."""
+def predict_shards(model, catalogue, fetch, batch_size: int, on_progress=None) -> np.ndarray:
+    """Probabilities for every image of ``catalogue``, in its order, shard after shard.
+
+    The worker holds two shards at most (the one predicted, the next being
+    read), however many images the folder has.
+    """
     expected = tuple(model.input_shape[1:])
-    if tuple(pixels.shape[1:]) != expected:
+    if catalogue.image_shape != expected:
         raise ValueError(
-            f"the model takes images of shape {expected}, received {tuple(pixels.shape[1:])}"
+            f"the model takes images of shape {expected}, received {catalogue.image_shape}"
         )
-    outputs = np.empty((len(pixels), model.output_shape[-1]), dtype=np.float32)
-    last_report = 0.0
-    for start in range(0, len(pixels), batch_size):
-        batch = pixels[start : start + batch_size]
-        outputs[start : start + len(batch)] = model.predict_on_batch(batch)
+    total = len(catalogue.paths)
+    outputs = np.empty((total, model.output_shape[-1]), dtype=np.float32)
+    windows = plan_windows(catalogue, np.arange(total), window_shards=1)
+    labels = np.zeros(total, dtype=np.int64)  # unused: prediction needs no labels
+    done, last_report = 0, 0.0
+    for pixels, _ in batches(catalogue, fetch, [windows], batch_size, labels):
+        outputs[done : done + len(pixels)] = model.predict_on_batch(pixels)
+        done += len(pixels)
         now = time.monotonic()
         if on_progress is not None and now - last_report >= PROGRESS_INTERVAL_S:
             last_report = now
-            on_progress(start + len(batch), len(pixels))
+            on_progress(done, total)
     if on_progress is not None:
-        on_progress(len(pixels), len(pixels))
+        on_progress(total, total)
     return outputs

@@ -1,9 +1,11 @@
-"""Fetch a job's shards for the GPU worker, decoding again any that Redis lost.
+"""Find a job's shards for the GPU worker, decoding again any that Redis lost.
 
 The files are the source of truth: a shard can vanish (Redis restarted without
 persistence, expired, evicted) between decoding and training. Then exactly the
 missing shards go back to the ``cpu`` queue, and training never runs on a
-silently partial data set.
+silently partial data set. Only the shards' headers are read here (GETRANGE,
+no pixels): the catalogue they make says where every image is, and training
+then reads the pixels shard by shard, in memory or streaming.
 """
 
 import logging
@@ -11,7 +13,7 @@ import time
 
 from celery import group
 
-from shared.shards import ShardMissing, assemble
+from shared.shards import ShardMissing
 from workers.app import app
 from workers.store import store
 
@@ -19,25 +21,40 @@ logger = logging.getLogger(__name__)
 REDECODE_TIMEOUT_S = 3600
 
 
-def assemble_shards(task, job_id: str, data_root: str, shards: list[dict]):
-    """Returns (pixels, paths, {"rejected", "redecoded", "seconds"})."""
+def shard_catalogue(task, job_id: str, data_root: str, shards: list[dict]):
+    """Returns (``ShardCatalogue``, {"redecoded", "seconds"})."""
+    from training.catalogue import ShardCatalogue  # the GPU side: only its pool imports it
+
     task.update_state(state="ASSEMBLING", meta={"shards": len(shards)})
     started = time.perf_counter()
     keys = [shard["key"] for shard in shards]
-    try:
-        blobs = store().get_many(keys)
-        redecoded = 0
-    except ShardMissing as missing:
-        lost = [shard for shard in shards if shard["key"] in set(missing.args[0])]
+    headers = store().cached_headers(keys)  # refreshes every time-to-live too
+    lost = [shard for shard in shards if shard["key"] not in headers]
+    if lost:
         logger.warning("job %s: %d shards missing from Redis, decoding again", job_id, len(lost))
         task.update_state(state="REDECODING", meta={"shards": len(lost)})
         _decode_again(job_id, data_root, lost)
-        blobs = store().get_many(keys)  # still missing now: fail loudly
-        redecoded = len(lost)
-    pixels, paths, rejected = assemble(blobs)
+        headers = store().cached_headers(keys)
+        still_missing = [key for key in keys if key not in headers]
+        if still_missing:
+            raise ShardMissing(still_missing)
+    catalogue = ShardCatalogue.from_headers(keys, headers)
     seconds = time.perf_counter() - started
-    logger.info("job %s: assembled %d images in %.2fs", job_id, len(paths), seconds)
-    return pixels, paths, {"rejected": rejected, "redecoded": redecoded, "seconds": seconds}
+    logger.info(
+        "job %s: assembled the catalogue of %d images in %d shards (%.1f MiB of pixels)"
+        " from their headers in %.2fs",
+        job_id,
+        len(catalogue.paths),
+        len(keys),
+        catalogue.pixel_bytes / 2**20,
+        seconds,
+    )
+    return catalogue, {"redecoded": len(lost), "seconds": seconds}
+
+
+def fetch_shard(key: str):
+    """``(header, pixels)`` of one shard: what training and prediction read, shard by shard."""
+    return store().get_shard(key)
 
 
 def _decode_again(job_id: str, data_root: str, shards: list[dict]) -> None:

@@ -23,7 +23,7 @@ from shared.job_state import JobState, LockLost
 from shared.options import PredictOptions, TrainingOptions
 from shared.shards import TRAINED_FILES
 from workers.app import app
-from workers.assembly import assemble_shards
+from workers.assembly import fetch_shard, shard_catalogue
 from workers.store import store
 
 logger = logging.getLogger(__name__)
@@ -92,31 +92,35 @@ def train(self, job_id: str, data_root: str, shards: list[dict], options: dict) 
 
 
 def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
-    from training import fit
+    from training import backbones, fit
 
-    pixels, paths, assembly = assemble_shards(task, job_id, data_root, shards)
+    catalogue, assembly = shard_catalogue(task, job_id, data_root, shards)
 
     def report(progress: dict):
         state.stop_if_cancelled()  # at most once a second: batches report no more often
         task.update_state(state="TRAINING", meta=progress)
 
     with tempfile.TemporaryDirectory(prefix=f"catdog-{job_id}-") as output_dir:
+        weights = backbones.local_weights(options, store(), output_dir)
         metrics = fit.train_and_evaluate(
-            pixels, paths, options, output_dir, report, _RedisCheckpoints(state)
-        )
+            catalogue, fetch_shard, options, output_dir, report, _RedisCheckpoints(state),
+            weights=weights,
+        )  # fmt: skip
         artifacts = {
             name: store().put_artifact(job_id, name, Path(output_dir, name).read_bytes())
             for name in TRAINED_FILES
         }
-    metrics["images_used"] = len(paths)
+    metrics["images_used"] = len(catalogue.paths)
     metrics["shards_redecoded"] = assembly["redecoded"]
-    metrics["timings"]["assemble_s"] = assembly["seconds"]
+    metrics["timings"]["assemble_s"] = assembly["seconds"] + metrics["timings"].pop("load_s")
     logger.info(
-        "job %s: held-out accuracy %.4f, trained in %.1fs on %s",
+        "job %s: held-out accuracy %.4f, trained in %.1fs on %s, %s mode, peak RSS %.0f MiB",
         job_id,
         metrics["test_accuracy"],
         metrics["timings"]["train_s"],
         metrics["device"],
+        metrics["data_mode"],
+        (metrics["peak_rss_bytes"] or 0) / 2**20,
     )
     result = {"metrics": metrics, "artifacts": artifacts}
     state.save_result(result)
@@ -132,7 +136,7 @@ def predict(self, job_id, model_key, data_root, shards, options) -> dict:
     state = JobState(store().redis, job_id, settings.artifact_ttl_seconds())
     state.stop_if_cancelled()
 
-    pixels, paths, assembly = assemble_shards(self, job_id, data_root, shards)
+    catalogue, assembly = shard_catalogue(self, job_id, data_root, shards)
     suffix = ".h5" if model_key.endswith(".h5") else ".keras"
     with tempfile.NamedTemporaryFile(suffix=suffix) as model_file:
         model_file.write(store().get_artifact(model_key))
@@ -144,15 +148,18 @@ def predict(self, job_id, model_key, data_root, shards, options) -> dict:
         self.update_state(state="PREDICTING", meta={"done": done, "total": total})
 
     started = time.perf_counter()
-    probabilities = prediction.predict_probabilities(model, pixels, options.batch_size, report)
+    probabilities = prediction.predict_shards(
+        model, catalogue, fetch_shard, options.batch_size, report
+    )
     predict_seconds = time.perf_counter() - started
+    paths = catalogue.paths
     table = {"paths": paths, "probabilities": probabilities.round(6).tolist()}
     key = store().put_artifact(job_id, "predictions.json", json.dumps(table).encode())
     logger.info("job %s: predicted %d images in %.2fs", job_id, len(paths), predict_seconds)
     return {
         "predictions": key,
         "images": len(paths),
-        "rejected": assembly["rejected"],
+        "rejected": catalogue.rejected,
         "device": devices.describe_device(),
         "timings": {"assemble_s": assembly["seconds"], "predict_s": predict_seconds},
     }

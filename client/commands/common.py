@@ -1,7 +1,11 @@
 """What several commands share: options from arguments, and their usage errors."""
 
+import hashlib
+from pathlib import Path
+
 from client.session import broker_given
 from shared.listing import DataError
+from shared.model_metadata import is_hdf5
 from shared.options import OptionsError, TrainingOptions
 
 
@@ -29,9 +33,46 @@ def training_options(
             device=args.device,
             mixed_precision=args.mixed_precision,
             schedule=args.schedule,
+            data_mode=getattr(args, "data_mode", None),
+            weights=weights_option(getattr(args, "weights", None)),
+            fine_tune=getattr(args, "fine_tune", None),
         )
     except OptionsError as error:
         raise UsageError(str(error)) from None
+
+
+def weights_option(given: str | None) -> str | None:
+    """``imagenet`` and ``none`` as they are; a file becomes ``sha256:<digest>.<kind>.h5``.
+
+    The gpu worker needs no shared disk: the file's bytes go through Redis
+    (``upload_weights``), and the digest names them.
+    """
+    if given is None or given in ("imagenet", "none"):
+        return given
+    path = Path(given)
+    if not path.is_file():
+        raise UsageError(f"--weights: no such file {given!r}; pass imagenet, none or a .h5 file")
+    if not path.name.endswith(".h5") or not is_hdf5(path):
+        raise UsageError(
+            f"--weights {given}: not an HDF5 weights file (.h5 or .weights.h5, as"
+            " Keras saves or downloads them)"
+        )
+    kind = ".weights.h5" if path.name.endswith(".weights.h5") else ".h5"
+    return f"sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}{kind}"
+
+
+def upload_weights(args):
+    """A ``prepare(session, record)`` for ``run_job`` that stores ``--weights PATH``, or None."""
+    given = getattr(args, "weights", None)
+    if given is None or given in ("imagenet", "none"):
+        return None
+    data = Path(given).read_bytes()
+    spec = weights_option(given)
+
+    def prepare(session, record):
+        session.store.put_weights(spec, data)
+
+    return prepare
 
 
 def require_standing_cluster_for_detach(args) -> None:

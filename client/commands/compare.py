@@ -9,6 +9,7 @@ from client import collect, plots
 from client.commands.common import (
     require_standing_cluster_for_detach,
     training_options,
+    upload_weights,
 )
 from client.flow import run_job
 from client.session import new_job_id
@@ -49,7 +50,8 @@ def run_compare(args) -> int:
         file=sys.stderr,
     )
     timings = {"list_s": time.perf_counter() - started}
-    return run_job(args, record, sys.modules[__name__], timings, started)
+    prepare = upload_weights(args)
+    return run_job(args, record, sys.modules[__name__], timings, started, prepare=prepare)
 
 
 def output_path(out, job_id: str) -> Path:

@@ -12,6 +12,7 @@ from client.commands.common import (
     require_images,
     require_standing_cluster_for_detach,
     training_options,
+    upload_weights,
 )
 from client.flow import run_job
 from client.session import new_job_id
@@ -26,7 +27,8 @@ def run_train(args) -> int:
     started = time.perf_counter()
     record = plan_train(args)
     timings = {"list_s": time.perf_counter() - started}
-    return run_job(args, record, sys.modules[__name__], timings, started)
+    prepare = upload_weights(args)
+    return run_job(args, record, sys.modules[__name__], timings, started, prepare=prepare)
 
 
 def plan_train(args) -> JobRecord:

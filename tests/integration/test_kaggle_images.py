@@ -32,3 +32,16 @@ def test_tutorial_mlp_on_kaggle_images_scores_honestly(submit_to_cluster, tmp_pa
     assert metrics["epochs"] == 20 and metrics["image_size"] == 32
     assert 0.57 <= metrics["test_accuracy"] <= 0.72, metrics["test_accuracy"]
     assert metrics["shards"]["count"] == 10
+
+
+def test_streamed_training_scores_within_a_point_of_training_in_memory(submit_to_cluster, tmp_path):
+    arguments = ["train", "--optimizer", "sgd", "--data", KAGGLE_TRAIN, "--data-mode"]
+    _, memory = submit_to_cluster([*arguments, "memory", "--out", tmp_path / "memory"])
+    process, stream = submit_to_cluster([*arguments, "stream", "--out", tmp_path / "stream"])
+    assert process.returncode == 0, process.stderr
+    assert (memory["data_mode"], stream["data_mode"]) == ("memory", "stream")
+    assert stream["test_set_sha256"] == memory["test_set_sha256"]  # the same held-out images
+    assert abs(stream["test_accuracy"] - memory["test_accuracy"]) <= 0.01, (
+        stream["test_accuracy"],
+        memory["test_accuracy"],
+    )

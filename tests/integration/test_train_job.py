@@ -119,3 +119,44 @@ def test_adagrad_is_adagrad_with_its_own_learning_rate(submit_to_cluster, tmp_pa
     with zipfile.ZipFile(tmp_path / "out" / "model.keras") as archive:
         config = archive.read("config.json").decode()
     assert '"Adagrad"' in config
+
+
+def test_a_streamed_job_holds_out_the_same_images_and_learns_as_well(submit_to_cluster, tmp_path):
+    make_separable_images(tmp_path / "data", per_label=40)
+    arguments = ["--epochs", 8, "--batch-size", 16]
+    _, memory = submit_to_cluster(
+        train_arguments(tmp_path / "data", tmp_path / "memory", *arguments)
+    )
+    process, stream = submit_to_cluster(
+        train_arguments(tmp_path / "data", tmp_path / "stream", *arguments, "--data-mode", "stream")
+    )
+    assert process.returncode == 0, process.stderr
+    assert memory["data_mode"] == "memory" and memory["data_feed"]["requested"] == "auto"
+    assert stream["data_mode"] == "stream" and stream["data_feed"]["window_shards"] >= 1
+    assert stream["test_set_sha256"] == memory["test_set_sha256"]
+    assert stream["test_accuracy"] >= 0.9 and len(stream["history"]) == 8
+    assert stream["peak_rss_bytes"] > 0
+    assert (tmp_path / "stream" / "model.keras").read_bytes().startswith(b"PK")
+
+
+def test_shards_mix_labels_and_respect_the_byte_cap(
+    cluster, submit_to_cluster, tmp_path, monkeypatch
+):
+    """Sorted names would put every cat in the first shards; a cap of 10 images' bytes
+    cuts shards of 10 even with --shard-size 15."""
+    from shared.listing import list_labelled_images, plan_shards
+
+    make_separable_images(tmp_path / "data", per_label=30)
+    monkeypatch.setenv("CATDOG_SHARD_MAX_BYTES", str(10 * 8 * 8 * 3))  # the client plans shards
+    process, metrics = submit_to_cluster(
+        train_arguments(tmp_path / "data", tmp_path / "out", "--epochs", 1)
+    )
+    assert process.returncode == 0, process.stderr
+    assert metrics["shards"]["count"] == 6
+    store = cluster.redis()
+    shards = plan_shards(list_labelled_images(tmp_path / "data"), 15, 8, max_bytes=10 * 8 * 8 * 3)
+    assert [len(shard["paths"]) for shard in shards] == [10] * 6
+    for shard in shards:
+        assert store.exists(shard["key"])
+        labels = {path.split(".")[0] for path in shard["paths"]}
+        assert labels == {"cat", "dog"}

@@ -213,3 +213,22 @@ def test_rotated_starts_each_block_with_the_next_method():
     assert stats.rotated(names, 1) == ["tutorial", "tf.data", "ours"]
     assert stats.rotated(names, 5) == ["tf.data", "ours", "tutorial"]
     assert stats.rotated([], 3) == []
+
+
+# --- scale data sets ----------------------------------------------------------
+
+
+def test_scale_subsets_spread_over_both_labels_and_larger_sets_add_variants():
+    from bench.scale_data import plan, variant_name
+    from shared.listing import label_of
+
+    originals = sorted([f"cat.{n}.jpg" for n in range(50)] + [f"dog.{n}.jpg" for n in range(50)])
+    subset = plan(originals, 20)
+    assert len(subset) == len(set(subset)) == 20 and {variant for _, variant in subset} == {0}
+    assert sum(name.startswith("cat") for name, _ in subset) == 10
+    larger = plan(originals, 250)
+    assert len(larger) == len(set(larger)) == 250
+    assert {variant for _, variant in larger} == {0, 1, 2}
+    names = [variant_name(name, variant) for name, variant in larger]
+    assert len(set(names)) == 250 and variant_name("dog.7.jpg", 3) == "dog.v3n7.jpg"
+    assert {label_of(name) for name in names} == {"cat", "dog"}  # still LABEL.N.jpg

@@ -12,8 +12,10 @@ from shared.listing import (
     DataError,
     ListedFile,
     Listing,
+    images_per_shard,
     label_of,
     list_labelled_images,
+    mixing_order,
     plan_shards,
     require_trainable,
     shard_key,
@@ -312,16 +314,63 @@ def test_plan_shards_chunks_in_order(count, shard_size, sizes):
     assert [shard["index"] for shard in shards] == list(range(len(sizes)))
     assert all(shard["image_size"] == 32 for shard in shards)
     every_path = [path for shard in shards for path in shard["paths"]]
-    assert every_path == [f.relative_path for f in listing.files]
+    mixed = sorted(listing.files, key=mixing_order)
+    assert every_path == [f.relative_path for f in mixed]
+    assert sorted(every_path) == sorted(f.relative_path for f in listing.files)
     assert len({shard["key"] for shard in shards}) == len(shards)
     for shard, start in zip(shards, range(0, count, shard_size)):
-        assert shard["key"] == shard_key(listing.files[start : start + shard_size], 32)
+        assert shard["key"] == shard_key(mixed[start : start + shard_size], 32)
 
 
 @pytest.mark.parametrize("shard_size", [0, -1])
 def test_plan_shards_rejects_non_positive_size(shard_size):
     with pytest.raises(ValueError, match="shard size"):
         plan_shards(listing_of(3), shard_size, 32)
+
+
+def test_plan_shards_mixes_labels_whatever_the_listing_order():
+    """Sorted names put every cat before every dog; each shard still holds both."""
+    files = [
+        ListedFile(f"{label}.{n}.jpg", 100, 1_000, label)
+        for label in ("cat", "dog")
+        for n in range(500)
+    ]
+    shards = plan_shards(Listing(root="/data", files=files), 100, 32)
+    reversed_listing = Listing(root="/data", files=list(reversed(files)))
+
+    assert (
+        plan_shards(reversed_listing, 100, 32) == shards
+    )  # the order is the files', not the listing's
+    for shard in shards:
+        cats = sum(path.startswith("cat") for path in shard["paths"])
+        assert 25 <= cats <= 75, cats  # 100 draws: far from all of one label
+
+
+@pytest.mark.parametrize(
+    ("shard_size", "image_size", "max_bytes", "expected"),
+    [
+        (1000, 256, 64_000_000, 325),  # 1000 x 196,608 bytes would be a 196 MB value
+        (1000, 32, 64_000_000, 1000),  # the count binds first
+        (10, 512, 1, 1),  # never fewer than one image
+    ],
+)
+def test_shards_are_capped_by_bytes_as_well_as_by_count(
+    shard_size, image_size, max_bytes, expected
+):
+    assert images_per_shard(shard_size, image_size, max_bytes) == expected
+    shards = plan_shards(listing_of(700), shard_size, image_size, max_bytes=max_bytes)
+    assert max(len(shard["paths"]) for shard in shards) == min(expected, 700)
+    assert all(
+        len(s["paths"]) * image_size**2 * 3 <= max(max_bytes, image_size**2 * 3) for s in shards
+    )
+
+
+def test_the_byte_cap_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CATDOG_SHARD_MAX_BYTES", str(10 * 64 * 64 * 3))
+    assert images_per_shard(1000, 64) == 10
+    monkeypatch.setenv("CATDOG_SHARD_MAX_BYTES", "0")
+    with pytest.raises(ValueError, match="CATDOG_SHARD_MAX_BYTES"):
+        images_per_shard(1000, 64)
 
 
 # --- shard_key ----------------------------------------------------------------
@@ -370,5 +419,6 @@ def test_touching_one_file_changes_only_its_shard_key(tmp_path):
     os.utime(tmp_path / "cat.3.jpg", ns=(5_000_000_000, 5_000_000_000))
     after = plan_shards(list_labelled_images(tmp_path), 2, 32)
 
-    # cat.3.jpg is the fourth file in sorted order: shard 1.
-    assert [b["key"] == a["key"] for b, a in zip(before, after)] == [True, False, True]
+    changed = [b["key"] != a["key"] for b, a in zip(before, after)]
+    holder = next(n for n, shard in enumerate(before) if "cat.3.jpg" in shard["paths"])
+    assert changed == [n == holder for n in range(3)]

@@ -7,6 +7,7 @@ from keras import layers
 
 from shared.options import DEFAULT_LEARNING_RATES, TrainingOptions
 from shared.split import stratified_split
+from tests.shard_source import shard_source
 from training.fit import confusion_matrix, label_indices_for, train_and_evaluate
 from training.models import compile_model, make_mlp, make_model, make_optimizer
 
@@ -169,7 +170,8 @@ def trained(tmp_path_factory):
         ["cat", "dog"], "mlp", optimizer="adam", epochs=2, batch_size=8, image_size=8, seed=0
     )
     progress = []
-    metrics = train_and_evaluate(pixels, paths, options, str(output_dir), progress.append)
+    catalogue, fetch, _ = shard_source(pixels, paths, 15)
+    metrics = train_and_evaluate(catalogue, fetch, options, str(output_dir), progress.append)
     return {
         "metrics": metrics,
         "progress": progress,

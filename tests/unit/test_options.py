@@ -63,3 +63,37 @@ def test_non_positive_learning_rates_are_usage_errors():
         plan_runs(parse("compare", "--data", "d", "--learning-rates", 0.1, -1), ["a", "b"])
     with pytest.raises(UsageError, match="must be a positive number"):
         training_options(parse("train", "--data", "d"), ["a", "b"], "sgd", 0.0)
+
+
+def test_data_mode_weights_and_fine_tune_reach_the_options(tmp_path):
+    args = parse("train", "--data", "d", "--model", "mobilenet_v2", "--data-mode", "stream",
+                 "--weights", "none", "--fine-tune", 3)  # fmt: skip
+    options = training_options(args, ["cat", "dog"], args.optimizer, args.learning_rate)
+    assert (options.data_mode, options.weights, options.fine_tune) == ("stream", "none", 3)
+    assert options.learning_rate == pytest.approx(0.0001)  # fine-tuning: a tenth
+    assert training_options(parse("train", "--data", "d"), ["a", "b"]).data_mode == "auto"
+    with pytest.raises(SystemExit):
+        parse("train", "--data", "d", "--data-mode", "disk")
+
+
+def test_a_weights_file_becomes_its_digest_and_kind(tmp_path):
+    import hashlib
+
+    import h5py
+
+    with h5py.File(tmp_path / "backbone.weights.h5", "w") as weights_file:
+        weights_file.attrs["x"] = 1
+    args = parse("train", "--data", "d", "--model", "efficientnet_b0",
+                 "--weights", tmp_path / "backbone.weights.h5")  # fmt: skip
+    options = training_options(args, ["cat", "dog"])
+    digest = hashlib.sha256((tmp_path / "backbone.weights.h5").read_bytes()).hexdigest()
+    assert options.weights == f"sha256:{digest}.weights.h5"
+    (tmp_path / "plain.txt").write_text("x")
+    for given, message in [(tmp_path / "missing.h5", "no such file"),
+                           (tmp_path / "plain.txt", "not an HDF5 weights file")]:  # fmt: skip
+        with pytest.raises(UsageError, match=message):
+            training_options(parse("train", "--data", "d", "--model", "mobilenet_v2",
+                                   "--weights", given), ["a", "b"])  # fmt: skip
+    with pytest.raises(UsageError, match="apply to the pretrained models"):
+        training_options(parse("train", "--data", "d", "--weights", "none", "--fine-tune", 2),
+                         ["a", "b"])  # fmt: skip

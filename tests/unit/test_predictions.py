@@ -67,21 +67,25 @@ def test_accuracy_is_none_unless_every_name_has_a_known_label():
     assert accuracy_against_names(rows, ["cat", "dog"], label_of) is None
 
 
-def test_predict_probabilities_batches_and_checks_the_shape():
+def test_predict_shards_keeps_the_catalogue_order_and_checks_the_shape():
     import keras
 
+    from tests.shard_source import shard_source
     from training.models import make_mlp
-    from training.prediction import predict_probabilities
+    from training.prediction import predict_shards
 
     keras.utils.set_random_seed(0)
     model = make_mlp((4, 4, 3), 2)
     pixels = np.random.default_rng(0).integers(0, 256, (10, 4, 4, 3), dtype=np.uint8)
+    catalogue, fetch, fetched = shard_source(pixels, [f"{n}.jpg" for n in range(10)], 4)
     reports = []
-    batched = predict_probabilities(model, pixels, 3, lambda done, total: reports.append(done))
+    batched = predict_shards(model, catalogue, fetch, 3, lambda done, total: reports.append(done))
     np.testing.assert_allclose(batched, model.predict(pixels, verbose=0), rtol=1e-5, atol=1e-6)
     assert reports[-1] == 10
+    assert len(fetched) == 3  # shard by shard, each once
+    small, small_fetch, _ = shard_source(pixels[:, :2, :2], [f"{n}.jpg" for n in range(10)], 4)
     with pytest.raises(ValueError, match="takes images of shape"):
-        predict_probabilities(model, pixels[:, :2, :2], 3)
+        predict_shards(model, small, small_fetch, 3)
 
 
 def test_safe_loading_refuses_a_lambda_layer(tmp_path):

@@ -1,0 +1,65 @@
+"""Held-out loss, accuracy and confusion matrix, and the training part's accuracy.
+
+One pass over each part, batch by batch from either feed, so evaluation
+holds no more than training does. The held-out pass yields probabilities
+and the compiled loss together: ``model.evaluate``'s figure (Keras computes a
+softmax model's binary cross-entropy from the cached logits, so it cannot be
+recomputed from probabilities) without a second pass for the confusion
+matrix.
+
+Imports Keras and TensorFlow: only the GPU worker imports this module.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def evaluate(model, feed, batch_size: int, classes: int) -> dict:
+    step = _probabilities_and_loss(model)
+    test_probabilities, test_labels, test_loss = predict_part(
+        step, feed, "test", batch_size, classes
+    )
+    train_probabilities, train_labels, _ = predict_part(step, feed, "train", batch_size, classes)
+    predicted = test_probabilities.argmax(axis=1)
+    return {
+        "test_loss": test_loss,
+        "test_accuracy": float(np.mean(predicted == test_labels)),
+        "train_accuracy": float(np.mean(train_probabilities.argmax(axis=1) == train_labels)),
+        "confusion_matrix": confusion_matrix(test_labels, predicted, classes),
+    }
+
+
+def _probabilities_and_loss(model):
+    """A compiled step: (probabilities, mean compiled loss) of one batch, in inference mode."""
+
+    @tf.function(reduce_retracing=True)
+    def step(pixels, targets):
+        probabilities = model(pixels, training=False)
+        loss = model.compute_loss(x=pixels, y=targets, y_pred=probabilities, training=False)
+        return probabilities, loss
+
+    return step
+
+
+def predict_part(step, feed, part: str, batch_size: int, classes: int):
+    """``(probabilities (N, classes), label indices (N,), mean loss)`` of one part."""
+    probabilities, labels, loss_sum = [], [], 0.0
+    eye = np.eye(classes, dtype=np.float32)
+    for pixels, label_indices in feed.evaluation_batches(part, batch_size):
+        batch_probabilities, batch_loss = step(pixels, eye[label_indices])
+        probabilities.append(np.asarray(batch_probabilities, dtype=np.float32))
+        labels.append(label_indices)
+        loss_sum += float(batch_loss) * len(pixels)  # evaluate weighs batches by size
+    if not probabilities:
+        return np.empty((0, classes), np.float32), np.empty(0, np.int64), float("nan")
+    labels = np.concatenate(labels)
+    return np.concatenate(probabilities), labels, loss_sum / len(labels)
+
+
+def confusion_matrix(true_indices, predicted_indices, num_classes: int) -> list[list[int]]:
+    """Rows are true labels, columns predicted labels (sorted label order)."""
+    counts = np.bincount(
+        np.asarray(true_indices) * num_classes + np.asarray(predicted_indices),
+        minlength=num_classes * num_classes,
+    )
+    return counts.reshape(num_classes, num_classes).tolist()
