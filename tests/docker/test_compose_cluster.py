@@ -7,9 +7,12 @@ too; no password is on any container's command line."""
 
 import datetime
 import json
+import os
 import re
+import signal
 import time
 import urllib.error
+from pathlib import Path
 
 import pytest
 
@@ -333,6 +336,80 @@ def _pause_a_worker_holding_a_task(cluster, job_id: str, timeout_s: float) -> tu
                 return worker, holding
         assert time.monotonic() < deadline, f"no worker seen holding a decode task of {job_id}"
         time.sleep(0.05)
+
+
+def test_the_gpu_worker_answers_while_it_trains_and_replaces_a_killed_pool_process(
+    compose_cluster, tmp_path
+):
+    """workers.worker_command("gpu") in its container: the main process holds no TensorFlow
+    and answers a ping while its one pool process trains; that process killed (as the
+    kernel kills one out of memory), the main process starts another, and the task is
+    tried again from its checkpoint."""
+    data_set(compose_cluster, "gpu-pool", per_label=60, seed=13)
+    out = tmp_path / "out"
+    arguments = ["train", "--data", compose_cluster.data_dir / "gpu-pool", "--out", out]
+    arguments += ["--worker-data-dir", "/data/gpu-pool", "--epochs", 30, "--batch-size", 2]
+    (gpu_worker,) = compose_cluster.containers("gpu-worker")
+    process, job_id = start_submit(compose_cluster, [*arguments, "--image-size", 16])
+    try:
+        _wait_for_epoch(compose_cluster, f"{job_id}-train", 2, timeout_s=240)
+        main, children = _celery_processes(gpu_worker["Id"])
+        (child,) = children
+        assert "tensorflow" in Path(f"/proc/{child}/maps").read_text()
+        assert "tensorflow" not in Path(f"/proc/{main}/maps").read_text()
+        hostname = f"celery@{gpu_worker['Config']['Hostname']}"
+        assert _ping(compose_cluster, hostname) == [{hostname: {"ok": "pong"}}]
+        os.kill(child, signal.SIGKILL)
+    finally:
+        code, stderr = finish(process, timeout=600)
+    assert code == 0, f"{stderr[-3000:]}\n{compose_cluster.logs()}"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resumed_from_epoch"] >= 1
+    assert metrics["epochs_run"] == len(metrics["history"]) == 30
+    # The same main process, a new pool process.
+    main_after, children_after = _celery_processes(gpu_worker["Id"])
+    assert main_after == main and len(children_after) == 1 and child not in children_after
+    logs = run(["docker", "logs", gpu_worker["Id"]], 60)
+    assert "signal 9 (SIGKILL)" in logs.stdout + logs.stderr
+
+
+def _wait_for_epoch(cluster, task_id: str, epoch: int, timeout_s: float) -> None:
+    """Until the task's state (in Redis, as the client reads it) says TRAINING at ``epoch``."""
+    client = cluster.redis("client")
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            raw = client.get(f"celery-task-meta-{task_id}")
+            meta = json.loads(raw) if raw else {}
+            if meta.get("status") == "TRAINING" and meta["result"].get("epoch", 0) >= epoch:
+                return
+            assert time.monotonic() < deadline, f"{task_id}: {meta}\n{cluster.logs()}"
+            time.sleep(0.2)
+    finally:
+        client.close()
+
+
+def _celery_processes(container: str) -> tuple[int, list[int]]:
+    """(host pid of the worker's main process, those of its pool processes)."""
+    top = run(["docker", "top", container, "-eo", "pid,ppid,args"], 60).stdout.splitlines()
+    celery = {}
+    for line in top[1:]:
+        pid, ppid, args = line.split(None, 2)
+        if "celery" in args and "worker" in args and "docker-init" not in args:
+            celery[int(pid)] = int(ppid)
+    (main,) = [pid for pid, ppid in celery.items() if ppid not in celery]
+    return main, [pid for pid, ppid in celery.items() if ppid == main]
+
+
+def _ping(cluster, hostname: str) -> list:
+    """Celery's ``inspect ping`` of one worker, sent as the client user."""
+    from celery import Celery
+
+    app = Celery("catdog-test-ping", broker=cluster.broker_url())
+    try:
+        return app.control.ping(destination=[hostname], timeout=10)
+    finally:
+        app.close()
 
 
 def test_a_restarted_redis_keeps_the_shard_cache(compose_cluster, tmp_path):
