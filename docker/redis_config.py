@@ -9,8 +9,9 @@ starts, into a volume that only it and Redis mount:
 
 The users are those of ``shared/redis_acl.py``: ``admin`` may do everything; ``worker``,
 ``client`` and ``flower`` may not run the ``@admin`` and ``@dangerous`` commands (``CONFIG``,
-``FLUSHALL``, ``SHUTDOWN``, ``KEYS``, ``DEBUG``, ``MODULE``, ...); ``default`` is off. The
-passwords go into the file, so they are on no command line (``docker inspect``, ``ps``).
+``FLUSHALL``, ``SHUTDOWN``, ``KEYS``, ``DEBUG``, ``MODULE``, ...); ``default`` is off (with
+its permissions kept: see ``DEFAULT_USER``). The passwords go into the file, so they are on
+no command line (``docker inspect``, ``ps``).
 
 Environment:
     CATDOG_REDIS_ADMIN_PASSWORD, CATDOG_REDIS_WORKER_PASSWORD, CATDOG_REDIS_CLIENT_PASSWORD,
@@ -30,6 +31,15 @@ from shared import redis_acl
 
 PASSWORD = re.compile(r"[A-Za-z0-9._~-]{16,}")
 MEMORY = re.compile(r"[0-9]+([kmg]b?)?", re.IGNORECASE)
+
+# The default user stays off (no connection can act as it: every one must log in as a user
+# with a password), but keeps every permission. Redis replays the append-only file as the
+# default user, and Redis 7 checks that user's permissions again at each EXEC: with none,
+# it drops every MULTI/EXEC transaction of the file (Celery's acknowledgements, results,
+# shard and job writes) when it restarts, logging "== CRITICAL == ... NOPERM" (reported as
+# redis/redis#14541, fixed upstream in November 2025; Debian 12's 7.0.15 has the bug).
+DEFAULT_USER_OFF = "user default off"
+DEFAULT_USER = "user default off ~* &* +@all"
 
 
 class ConfigError(ValueError):
@@ -57,6 +67,14 @@ def passwords_from(environ) -> dict[str, str]:
     return passwords
 
 
+def acl_users(passwords: dict[str, str]) -> list[str]:
+    """The ``user`` lines of ``shared/redis_acl.py``, the default user's as ``DEFAULT_USER``."""
+    lines = redis_acl.acl_lines(passwords)
+    if DEFAULT_USER_OFF not in lines:
+        raise ConfigError(f"shared/redis_acl.py no longer writes {DEFAULT_USER_OFF!r}")
+    return [DEFAULT_USER if line == DEFAULT_USER_OFF else line for line in lines]
+
+
 def render(environ) -> str:
     passwords = passwords_from(environ)
     maxmemory = environ.get("REDIS_MAXMEMORY") or "0"
@@ -80,8 +98,8 @@ def render(environ) -> str:
         "appendfsync everysec",
         "save 60 1",
         # The users (shared/redis_acl.py): admin may do everything; worker, client and
-        # flower no @admin or @dangerous command; default off.
-        *redis_acl.acl_lines(passwords),
+        # flower no @admin or @dangerous command; default off (DEFAULT_USER).
+        *acl_users(passwords),
     ]
     return "\n".join(lines) + "\n"
 

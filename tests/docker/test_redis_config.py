@@ -35,8 +35,11 @@ def directives(text: str) -> list[list[str]]:
 def test_the_config_holds_the_acl_users_and_never_evicts(redis_config):
     text = redis_config.render(ENVIRONMENT)
     users = [line for line in text.splitlines() if line.startswith("user ")]
-    assert users == redis_acl.acl_lines(PASSWORDS)
-    assert "user default off" in users
+    assert users == redis_config.acl_users(PASSWORDS)
+    # The default user: off, so nobody logs in as it, with its permissions kept, so that
+    # Redis 7 replays the append-only file's transactions as it (see DEFAULT_USER).
+    assert users[0] == "user default off ~* &* +@all"
+    assert users[1:] == redis_acl.acl_lines(PASSWORDS)[1:]
     assert f"user admin on >{PASSWORDS['admin']} ~* &* +@all" in users
     for role in ("worker", "client", "flower"):
         assert f"user {role} on >{PASSWORDS[role]} {redis_acl.LIMITED_RULES}" in users

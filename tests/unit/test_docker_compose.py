@@ -404,7 +404,8 @@ def test_the_redis_config_has_the_acl_users_and_never_evicts(services):
     text = _redis_config_module().render(environment)
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     users = [line for line in lines if line.startswith("user ")]
-    assert users == redis_acl.acl_lines(PASSWORDS)
+    assert users == _redis_config_module().acl_users(PASSWORDS)
+    assert users[1:] == redis_acl.acl_lines(PASSWORDS)[1:]  # the default user aside
     lines = [line.split() for line in lines]
     assert not [line for line in lines if line[0] in ("requirepass", "rename-command")]
     assert ["maxmemory-policy", "noeviction"] in lines
