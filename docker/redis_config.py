@@ -37,7 +37,7 @@ MEMORY = re.compile(r"[0-9]+([kmg]b?)?", re.IGNORECASE)
 # default user, and Redis 7 checks that user's permissions again at each EXEC: with none,
 # it drops every MULTI/EXEC transaction of the file (Celery's acknowledgements, results,
 # shard and job writes) when it restarts, logging "== CRITICAL == ... NOPERM" (reported as
-# redis/redis#14541, fixed upstream in November 2025; Debian 12's 7.0.15 has the bug).
+# redis/redis#14541, fixed upstream by redis/redis#14545 in 2025; Debian 12's 7.0.15 has it).
 DEFAULT_USER_OFF = "user default off"
 DEFAULT_USER = "user default off ~* &* +@all"
 
