@@ -46,10 +46,12 @@ COPY training/ training/
 # The client: docker compose run client train ... (the workers never import it).
 COPY submit.py ./
 COPY client/ client/
-# Renders Redis's config file from the environment (the redis-config service).
+# Renders Redis's config file, ACL users included, from the environment (the redis-config
+# service; it imports shared/redis_acl.py from /app).
 COPY docker/redis_config.py /usr/local/bin/catdog-redis-config
 
 USER catdog
 
-# Prefork pool, one process per available core unless --concurrency says otherwise.
-CMD ["celery", "-A", "workers.app", "worker", "-Q", "cpu", "--loglevel", "INFO"]
+# workers.worker_command("cpu"): prefork pool, one process per available core unless
+# --concurrency says otherwise.
+CMD ["celery", "-A", "workers.app", "worker", "-Q", "cpu", "-P", "prefork", "--loglevel", "INFO"]

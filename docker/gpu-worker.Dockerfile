@@ -1,5 +1,5 @@
-# GPU worker: assembles shards, trains and predicts (queue "gpu"), as one process
-# that owns the GPU.
+# GPU worker: assembles shards, trains and predicts (queue "gpu"), in the one pool process
+# of a prefork worker, which owns the GPU.
 #
 # Build context: the repository root. From docker/docker-compose.yml:
 #   build: {context: .., dockerfile: docker/gpu-worker.Dockerfile}
@@ -59,5 +59,7 @@ COPY training/ training/
 
 USER catdog
 
-# One process, no fork: TensorFlow is not fork-safe (see workers/gpu.py).
-CMD ["celery", "-A", "workers.app", "worker", "-Q", "gpu", "--pool", "solo", "-c", "1", "--loglevel", "INFO"]
+# workers.worker_command("gpu"): a prefork pool of one child, which imports TensorFlow and
+# owns the GPU; the main process never imports it (TensorFlow is not fork-safe), keeps
+# answering while the child trains, and replaces a child that dies (see workers/gpu.py).
+CMD ["celery", "-A", "workers.app", "worker", "-Q", "gpu", "-P", "prefork", "-c", "1", "--loglevel", "INFO"]

@@ -1,22 +1,24 @@
 #!/usr/bin/env python3
-"""Write the Redis server's config file from the environment.
+"""Write the Redis server's config file, with the cluster's ACL users, from the environment.
 
 Run by the ``redis-config`` service of docker-compose.yml (from the cpu-worker image, where
-it is ``/usr/local/bin/catdog-redis-config``) before Redis starts, into a volume that only
-it and Redis mount:
+it is ``/usr/local/bin/catdog-redis-config`` and ``shared/`` is importable) before Redis
+starts, into a volume that only it and Redis mount:
 
     python /usr/local/bin/catdog-redis-config /etc/catdog/redis/redis.conf
 
-The password goes into the file, so it is on no command line (``docker inspect``, ``ps``).
+The users are those of ``shared/redis_acl.py``: ``admin`` may do everything; ``worker``,
+``client`` and ``flower`` may not run the ``@admin`` and ``@dangerous`` commands (``CONFIG``,
+``FLUSHALL``, ``SHUTDOWN``, ``KEYS``, ``DEBUG``, ``MODULE``, ...); ``default`` is off (with
+its permissions kept: see ``DEFAULT_USER``). The passwords go into the file, so they are on
+no command line (``docker inspect``, ``ps``).
 
 Environment:
-    REDIS_PASSWORD   required; letters, digits and ``-._~`` only (it goes into redis:// URLs)
+    CATDOG_REDIS_ADMIN_PASSWORD, CATDOG_REDIS_WORKER_PASSWORD, CATDOG_REDIS_CLIENT_PASSWORD,
+    CATDOG_REDIS_FLOWER_PASSWORD
+                     required; at least 16 letters, digits and ``-._~`` (they go into
+                     redis:// URLs); ``docker/make_env.py`` generates them
     REDIS_MAXMEMORY  ``0`` (no limit, the default) or e.g. ``4gb``
-
-The hook for per-service users: ``acl_lines`` below. It returns nothing for now (one
-password for everyone, ``requirepass``); once ``shared/redis_acl.py`` exists it returns its
-ACL ``user`` lines here, and the dangerous commands can move from ``rename-command`` to the
-users' ACL rules.
 """
 
 import os
@@ -25,58 +27,56 @@ import sys
 import tempfile
 from pathlib import Path
 
+from shared import redis_acl
+
 PASSWORD = re.compile(r"[A-Za-z0-9._~-]{16,}")
 MEMORY = re.compile(r"[0-9]+([kmg]b?)?", re.IGNORECASE)
 
-# Commands that no part of the project sends, and that would let anyone with the password
-# read every key name (KEYS, MONITOR), wipe the shard cache and the queues (FLUSHALL,
-# FLUSHDB), load server-side code (FUNCTION; SCRIPT stays: Celery loads Lua scripts), stop or
-# reconfigure
-# the server (CONFIG, SHUTDOWN, DEBUG, MODULE, ACL, REPLICAOF/SLAVEOF, FAILOVER), copy the
-# data out (SYNC, PSYNC, MIGRATE) or write files on demand (SAVE, BGSAVE, BGREWRITEAOF).
-# Renamed to "", they do not exist for clients. The server itself still saves: on its
-# schedule and when Docker stops it (SIGTERM).
-DISABLED_COMMANDS = (
-    "ACL",
-    "BGREWRITEAOF",
-    "BGSAVE",
-    "CONFIG",
-    "DEBUG",
-    "FAILOVER",
-    "FLUSHALL",
-    "FLUSHDB",
-    "FUNCTION",
-    "KEYS",
-    "MIGRATE",
-    "MODULE",
-    "MONITOR",
-    "PSYNC",
-    "REPLICAOF",
-    "SAVE",
-    "SHUTDOWN",
-    "SLAVEOF",
-    "SYNC",
-)
+# The default user stays off (no connection can act as it: every one must log in as a user
+# with a password), but keeps every permission. Redis replays the append-only file as the
+# default user, and Redis 7 checks that user's permissions again at each EXEC: with none,
+# it drops every MULTI/EXEC transaction of the file (Celery's acknowledgements, results,
+# shard and job writes) when it restarts, logging "== CRITICAL == ... NOPERM" (reported as
+# redis/redis#14541, fixed upstream by redis/redis#14545 in 2025; Debian 12's 7.0.15 has it).
+DEFAULT_USER_OFF = "user default off"
+DEFAULT_USER = "user default off ~* &* +@all"
 
 
 class ConfigError(ValueError):
     pass
 
 
-def acl_lines(environ) -> list[str]:
-    """ACL ``user`` lines: the hook for separate users per service (none yet)."""
-    return []
+def password_variable(role: str) -> str:
+    """The environment variable of a Redis user's password (``shared.redis_acl`` reads the same)."""
+    return f"CATDOG_REDIS_{role.upper()}_PASSWORD"
+
+
+def passwords_from(environ) -> dict[str, str]:
+    passwords = {}
+    for role in redis_acl.ROLES:
+        name = password_variable(role)
+        password = environ.get(name, "")
+        if not password:
+            raise ConfigError(f"{name} is not set (docker/make_env.py generates it)")
+        if not PASSWORD.fullmatch(password):
+            raise ConfigError(
+                f"{name} must be at least 16 characters, letters, digits and -._~ only"
+                " (docker/make_env.py generates one): it goes into redis:// URLs"
+            )
+        passwords[role] = password
+    return passwords
+
+
+def acl_users(passwords: dict[str, str]) -> list[str]:
+    """The ``user`` lines of ``shared/redis_acl.py``, the default user's as ``DEFAULT_USER``."""
+    lines = redis_acl.acl_lines(passwords)
+    if DEFAULT_USER_OFF not in lines:
+        raise ConfigError(f"shared/redis_acl.py no longer writes {DEFAULT_USER_OFF!r}")
+    return [DEFAULT_USER if line == DEFAULT_USER_OFF else line for line in lines]
 
 
 def render(environ) -> str:
-    password = environ.get("REDIS_PASSWORD", "")
-    if not password:
-        raise ConfigError("REDIS_PASSWORD is not set")
-    if not PASSWORD.fullmatch(password):
-        raise ConfigError(
-            "REDIS_PASSWORD must be at least 16 characters, letters, digits and -._~ only"
-            " (e.g. openssl rand -hex 24): it goes into redis:// URLs"
-        )
+    passwords = passwords_from(environ)
     maxmemory = environ.get("REDIS_MAXMEMORY") or "0"
     if not MEMORY.fullmatch(maxmemory):
         raise ConfigError(f"REDIS_MAXMEMORY must be 0 or a size such as 4gb, not {maxmemory!r}")
@@ -84,10 +84,9 @@ def render(environ) -> str:
         "# Written by catdog-redis-config (docker/redis_config.py) at start; do not edit.",
         "bind * -::*",
         "port 6379",
-        # The password is set, so protected mode would change nothing; explicit, so that the
-        # official image's entrypoint adds no --protected-mode option of its own.
+        # Every user needs a password (default is off), so protected mode would change
+        # nothing; explicit, so that the official image's entrypoint adds no option of its own.
         "protected-mode no",
-        f"requirepass {password}",
         # A full Redis refuses writes (the job fails) rather than dropping shards or tasks.
         "maxmemory-policy noeviction",
         f"maxmemory {maxmemory}",
@@ -98,10 +97,10 @@ def render(environ) -> str:
         "appendonly yes",
         "appendfsync everysec",
         "save 60 1",
-        "",
+        # The users (shared/redis_acl.py): admin may do everything; worker, client and
+        # flower no @admin or @dangerous command; default off (DEFAULT_USER).
+        *acl_users(passwords),
     ]
-    lines += [f'rename-command {command} ""' for command in DISABLED_COMMANDS]
-    lines += acl_lines(environ)
     return "\n".join(lines) + "\n"
 
 
@@ -131,7 +130,8 @@ def main(argv: list[str]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     write(Path(argv[1]), text)
-    print(f"wrote {argv[1]} (password not shown)")
+    users = ", ".join(redis_acl.ROLES)
+    print(f"wrote {argv[1]} with the Redis users {users} (passwords not shown)")
     return 0
 
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from client.local_cluster.processes import (
+    REPOSITORY_ROOT,
     ClusterError,
     log_tail,
     spawn,
@@ -141,9 +142,11 @@ class LocalCluster:
         self._spawn(role, command, self.environment("worker"))
 
     def start_flower(self, port: int, basic_auth: str) -> None:
-        """Flower on ``127.0.0.1:port``, behind basic auth (``user:password``)."""
+        """Flower on ``127.0.0.1:port``, behind basic auth (``user:password``), ``/metrics`` too
+        (``workers/flowerconfig.py``)."""
         command = [sys.executable, "-m", "celery", "-A", "workers.app", "flower"]
         command += [f"--port={port}", "--address=127.0.0.1"]
+        command += [f"--conf={REPOSITORY_ROOT / 'workers' / 'flowerconfig.py'}"]
         self._spawn(
             "flower", command, self.environment("flower"), {"FLOWER_BASIC_AUTH": basic_auth}
         )

@@ -2,10 +2,14 @@
 
 One compose project serves the tests of this folder: the images are built with
 docker/build-images.sh (plain TensorFlow: these hosts have no GPU), then Redis, Flower, two
-CPU workers and the GPU worker (training on the CPU) start on free loopback ports, with random
-passwords that go to Compose through a private env file and to submit.py through its
-environment, never on a command line. The project is removed, volumes and all, when the last
-test of this folder is done.
+CPU workers and the GPU worker (training on the CPU) start on free loopback ports, with the
+random passwords that docker/make_env.py writes into a private env file (one per Redis user
+of shared/redis_acl.py, and Flower's); they go to Compose through that file and to submit.py
+through its environment, never on a command line. The project is removed, volumes and all,
+when the last test of this folder is done.
+
+After every test that uses the cluster, Redis's ACL LOG (read as admin) must name no command
+of a worker, a client or Flower that their users' rules refused.
 
 Where no Docker engine, no Compose or no Chromium is found, the tests that need them skip,
 naming what is missing; with CATDOG_REQUIRE_DOCKER=1 (set by .ci/run) they fail instead.
@@ -31,6 +35,8 @@ from pathlib import Path
 
 import pytest
 
+from shared import redis_acl
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DOCKER_DIR = REPOSITORY_ROOT / "docker"
 COMPOSE_FILE = DOCKER_DIR / "docker-compose.yml"
@@ -40,6 +46,9 @@ CPU_IMAGE = "catdog-queue-test/cpu-worker"
 GPU_IMAGE = "catdog-queue-test/gpu-worker"
 BUILD_TIMEOUT_S = 1800  # a cold build downloads TensorFlow
 COMPOSE_TIMEOUT_S = 300
+# The client name of the connections with which tests try what a user may not do: their
+# refusals in Redis's ACL LOG are expected.
+PROBE = "catdog-acl-probe"
 
 
 def pytest_configure(config):
@@ -144,30 +153,32 @@ class ComposeCluster:
         self.compose = compose
         self.folder = folder
         self.project = f"catdogtest{secrets.token_hex(3)}"
-        self.redis_password = secrets.token_hex(24)
-        self.flower_credentials = f"tester:{secrets.token_hex(12)}"
         self.redis_port = free_loopback_port()
         self.flower_port = free_loopback_port()
         self.data_dir = folder / "data"
         self.data_dir.mkdir(mode=0o755)
         self.data_dir.chmod(0o755)  # the containers' user must read it
-        self.variables = settings | {
+        # The settings, and the secrets docker/make_env.py generates, reach Compose through
+        # this private file (and the environment), not argv. Default settings otherwise: no
+        # short visibility timeout (the workers' watchdog re-queues a dead worker's tasks).
+        self.env_file = folder / "compose.env"
+        settings = settings | {
             "COMPOSE_PROJECT_NAME": self.project,
-            "REDIS_PASSWORD": self.redis_password,
-            "FLOWER_BASIC_AUTH": self.flower_credentials,
-            "DATA_DIR": str(self.data_dir),
             "REDIS_PORT": str(self.redis_port),
             "FLOWER_PORT": str(self.flower_port),
             # Two replicas on two cores.
             "CPU_WORKER_CONCURRENCY": "1",
-            # A killed worker's task comes back after this (about 30 s) instead of 12 h.
-            # Until the watchdog that re-sends orphaned tasks lands; then remove this line.
-            "CATDOG_VISIBILITY_TIMEOUT_HOURS": "0.008",
         }
-        # Secrets reach Compose through this file (and the environment), not argv.
-        self.env_file = folder / "compose.env"
-        self.env_file.touch(mode=0o600)
-        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.variables.items()))
+        command = [sys.executable, DOCKER_DIR / "make_env.py", "--data-dir", self.data_dir]
+        command += ["--output", self.env_file, *(f"{k}={v}" for k, v in settings.items())]
+        run(command, 60)
+        lines = self.env_file.read_text().splitlines()
+        self.variables = dict(line.split("=", 1) for line in lines if not line.startswith("#"))
+        self.passwords = {
+            role: self.variables[f"CATDOG_REDIS_{role.upper()}_PASSWORD"]
+            for role in redis_acl.ROLES
+        }
+        self.flower_credentials = self.variables["FLOWER_BASIC_AUTH"]
 
     def environment(self) -> dict:
         """For Compose: this process's environment (PATH, DOCKER_HOST) and the settings."""
@@ -191,8 +202,41 @@ class ComposeCluster:
             return []
         return json.loads(run(["docker", "inspect", *ids], 60).stdout)
 
+    def redis_url(self, role: str) -> str:
+        """The published Redis, as the user ``role`` (shared/redis_acl.py) reaches it."""
+        return redis_acl.redis_url(role, self.passwords[role], "127.0.0.1", self.redis_port, 0)
+
     def broker_url(self) -> str:
-        return f"redis://:{self.redis_password}@127.0.0.1:{self.redis_port}/0"
+        """What submit.py on the host uses: the client user's URL."""
+        return self.redis_url("client")
+
+    def redis(self, role: str = "admin", **options):
+        import redis
+
+        return redis.Redis.from_url(self.redis_url(role), socket_timeout=10, **options)
+
+    def denied_commands(self) -> list[dict]:
+        """Entries of Redis's ACL LOG (read as admin) in which a worker, a client or Flower
+        was refused something, leaving out the tests' own probes (client name PROBE)."""
+        admin = self.redis()
+        try:
+            entries = admin.acl_log(count=1000)  # all of them (Redis keeps 128)
+        finally:
+            admin.close()
+        denied = []
+        for entry in entries:
+            info = entry.get("client-info") or entry.get("client_info") or ""
+            name = info.get("name") if isinstance(info, dict) else _field(info, "name")
+            if entry.get("username") in ("worker", "client", "flower") and name != PROBE:
+                denied.append(entry)
+        return denied
+
+    def reset_acl_log(self) -> None:
+        admin = self.redis()
+        try:
+            admin.acl_log_reset()
+        finally:
+            admin.close()
 
     def flower_url(self) -> str:
         return f"http://127.0.0.1:{self.flower_port}"
@@ -205,6 +249,11 @@ class ComposeCluster:
 
     def flower_get(self, path: str, credentials: str | None = "default"):
         """(status, parsed JSON) of a Flower API call; HTTPError for 4xx and 5xx."""
+        status, body = self.flower_text(path, credentials)
+        return status, json.loads(body or "null")
+
+    def flower_text(self, path: str, credentials: str | None = "default") -> tuple[int, str]:
+        """(status, body) of a Flower page; HTTPError for 4xx and 5xx."""
         if credentials == "default":
             credentials = self.flower_credentials
         request = urllib.request.Request(self.flower_url() + path)
@@ -212,7 +261,7 @@ class ComposeCluster:
             token = base64.b64encode(credentials.encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, response.read().decode()
 
     def logs(self, lines: int = 60) -> str:
         process = self.run("logs", "--no-color", "--tail", str(lines), check=False, timeout=60)
@@ -234,6 +283,18 @@ class ComposeCluster:
             time.sleep(2)
 
 
+def _field(client_info: str, name: str) -> str | None:
+    """A ``name=value`` field of a ``CLIENT INFO`` line."""
+    for part in client_info.split():
+        key, _, value = part.partition("=")
+        if key == name:
+            return value
+    return None
+
+
+_running = []  # the compose cluster, once it is up
+
+
 @pytest.fixture(scope="package")
 def compose_cluster(docker_engine, images, tmp_path_factory):
     folder = tmp_path_factory.mktemp("compose")
@@ -241,10 +302,26 @@ def compose_cluster(docker_engine, images, tmp_path_factory):
     try:
         cluster.run("up", "-d", "--no-build", "--scale", "cpu-worker=2")
         cluster.wait_until_ready(workers=3)
+        _running.append(cluster)
         yield cluster
     finally:
+        _running.clear()
         (folder / "compose.log").write_text(cluster.logs(lines=400))
         cluster.run("down", "-v", "--remove-orphans", "-t", "5", check=False)
+
+
+@pytest.fixture(autouse=True)
+def no_command_of_the_services_is_denied(request):
+    """After each test on the compose cluster: Redis refused no command of the workers
+    (their heartbeats and watchdog included), the clients or Flower (ACL LOG, as admin)."""
+    yield
+    if "compose_cluster" not in request.fixturenames or not _running:
+        return
+    cluster = _running[0]
+    denied = cluster.denied_commands()
+    if denied:
+        cluster.reset_acl_log()  # reported here, not again by the next test
+    assert not denied, f"Redis refused commands of the cluster's users: {denied}"
 
 
 def submit(cluster: ComposeCluster, arguments, timeout=600) -> subprocess.CompletedProcess:

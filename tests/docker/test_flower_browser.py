@@ -1,5 +1,7 @@
 """Flower as a person sees it: headless Chromium logs in (basic auth) and the tasks page lists
-the job's decode and train tasks by name and id while and after it runs.
+the job's decode and train tasks by name and id while and after it runs: the train task
+STARTED while it trains (the gpu worker's prefork pool sends its events as they happen),
+SUCCESS afterwards.
 
 CATDOG_FLOWER_SCREENSHOT=PATH keeps the screenshot taken while the job trains (the one in
 docs/ was made so).
@@ -17,6 +19,8 @@ from tests.docker.conftest import finish, readable_copy_of_images, start_submit,
 from tests.images import make_separable_images
 
 pytestmark = pytest.mark.docker
+# Training lasts long enough (about half a minute here) for the page to be loaded and searched.
+EPOCHS = 80
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +38,7 @@ def test_the_tasks_page_lists_a_running_jobs_tasks(compose_cluster, chromium, tm
     out = tmp_path / "out"
     # Enough epochs that training is still running when the page is loaded.
     arguments = ["train", "--data", folder, "--worker-data-dir", "/data/browser", "--out", out]
-    arguments += ["--epochs", 40, "--image-size", 16, "--shard-size", 20]
+    arguments += ["--epochs", EPOCHS, "--image-size", 16, "--shard-size", 20]
     credentials = base64.b64encode(compose_cluster.flower_credentials.encode()).decode()
     tasks_page = compose_cluster.flower_url() + "/tasks"
 
@@ -55,11 +59,16 @@ def test_the_tasks_page_lists_a_running_jobs_tasks(compose_cluster, chromium, tm
             browser.type_into("#tasks-table_filter input", job_id)
             expected = ["catdog.decode_shard", "catdog.train", f"{job_id}-decode-0"]
             expected += [f"{job_id}-decode-3", f"{job_id}-train"]
-            during = browser.wait_for_text(expected, timeout=60)
+            during = browser.wait_for_text([*expected, "STARTED"], timeout=60)
             screenshot = browser.screenshot(tmp_path / "flower-tasks.png")
+            still_training = process.poll() is None
         finally:
             code, stderr = finish(process, timeout=600)
         assert code == 0, stderr[-3000:]
+        # What the screenshot shows: the train task running, the job not yet done.
+        assert still_training, "the job ended before the screenshot"
+        train_row = next(line for line in during.splitlines() if f"{job_id}-train" in line)
+        assert "catdog.train" in train_row and "STARTED" in train_row, train_row
 
         # After the job: the same rows, the train task succeeded.
         assert browser.open(tasks_page) == 200
@@ -76,16 +85,16 @@ def test_the_tasks_page_lists_a_running_jobs_tasks(compose_cluster, chromium, tm
 
 def _wait_for_training(cluster, job_id: str, decode_tasks: int, timeout_s: float) -> None:
     """Until Flower's task list (built from the workers' events) has every decode task done
-    and the train task sent. The train task's own events reach Flower only when it ends: the
-    gpu worker's solo pool sends a task's events between tasks, so Flower shows it PENDING
-    while it trains."""
+    and the train task STARTED: the gpu worker's main process sends the train task's events
+    while its pool process trains."""
     deadline = time.monotonic() + timeout_s
     while True:
         _, tasks = cluster.flower_get("/api/tasks?limit=1000")
         decoded = [f"{job_id}-decode-{n}" for n in range(decode_tasks)]
-        if f"{job_id}-train" in tasks and all(
+        train = tasks.get(f"{job_id}-train", {}).get("state")
+        if train == "STARTED" and all(
             tasks.get(task_id, {}).get("state") == "SUCCESS" for task_id in decoded
         ):
             return
-        assert time.monotonic() < deadline, f"{job_id}: decode not done, or no train task"
+        assert time.monotonic() < deadline, f"{job_id}: decode not done, or train {train}"
         time.sleep(0.5)

@@ -34,11 +34,22 @@ def get(url: str, credentials: str | None = None):
         return response.status, json.loads(response.read() or b"null")
 
 
-@pytest.mark.parametrize("path", ["/api/workers", "/api/tasks"])
+# /metrics too: Flower 2.2 serves it to anyone; workers/flowerconfig.py closes it.
+@pytest.mark.parametrize("path", ["/api/workers", "/api/tasks", "/metrics"])
 def test_flower_answers_401_without_credentials(flower, path):
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        get(flower + path)
-    assert refused.value.code == 401
+    for credentials in (None, "tester:wrong"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get(flower + path, credentials)
+        assert refused.value.code == 401
+
+
+def test_flower_metrics_answer_with_credentials(flower):
+    request = urllib.request.Request(flower + "/metrics")
+    token = base64.b64encode(CREDENTIALS.encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        assert "flower_events_total" in response.read().decode()
 
 
 def test_flower_shows_the_jobs_tasks_as_succeeded(cluster, flower, tmp_path):

@@ -18,6 +18,8 @@ import pytest
 import yaml
 
 import celeryconfig
+from shared import redis_acl
+from workers import POOL_OPTIONS, worker_command
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DOCKER = REPOSITORY / "docker"
@@ -26,15 +28,22 @@ GPU_COMPOSE_FILE = DOCKER / "docker-compose.gpu.yml"
 
 WORKERS = ("cpu-worker", "gpu-worker")
 CELERY_SERVICES = (*WORKERS, "flower")
-# Which worker runs the tasks of each module.
+# Which worker runs the tasks of each module, and the queue each worker consumes.
 WORKER_OF_MODULE = {"workers.cpu": "cpu-worker", "workers.gpu": "gpu-worker"}
+QUEUE_OF_WORKER = {"cpu-worker": "cpu", "gpu-worker": "gpu"}
+# The Redis user (shared/redis_acl.py) each service logs in as.
+ROLE_OF_SERVICE = {"cpu-worker": "worker", "gpu-worker": "worker", "flower": "flower"}
+ROLE_OF_SERVICE["client"] = "client"
+
+
+def password_variable(role: str) -> str:
+    return f"CATDOG_REDIS_{role.upper()}_PASSWORD"
+
 
 # The variables a user must set, and values to substitute for them.
-REQUIRED = {
-    "REDIS_PASSWORD": "s3cret-for-tests",
-    "DATA_DIR": "/srv/kaggle",
-    "FLOWER_BASIC_AUTH": "admin:flower-pass",
-}
+PASSWORDS = {role: f"{role}-s3cret-for-tests" for role in redis_acl.ROLES}
+REQUIRED = {password_variable(role): password for role, password in PASSWORDS.items()}
+REQUIRED |= {"DATA_DIR": "/srv/kaggle", "FLOWER_BASIC_AUTH": "admin:flower-pass"}
 REDIS_CONTAINER_PORT = 6379
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}
@@ -227,20 +236,30 @@ def test_image_cmd_consumes_the_same_queues_as_the_compose_command(services, wor
     assert queues_of(image_cmd) == queues_of(effective_command(services[worker]))
 
 
-def test_gpu_worker_runs_one_solo_process(services):
+@pytest.mark.parametrize("worker", WORKERS)
+def test_workers_run_the_command_of_the_code_with_its_pool(services, worker):
+    # workers.worker_command(QUEUE): the pool of workers.POOL_OPTIONS, as the embedded
+    # cluster runs it (gpu: prefork, one child; its main process never imports TensorFlow).
+    queue = QUEUE_OF_WORKER[worker]
+    expected = worker_command(queue)
     for argv in (
-        effective_command(services["gpu-worker"]),
-        dockerfile_cmd(dockerfile_of(services["gpu-worker"])),
+        effective_command(services[worker]),
+        dockerfile_cmd(dockerfile_of(services[worker])),
     ):
-        assert option_values(argv, "-P", "--pool") == ["solo"]
-        assert option_values(argv, "-c", "--concurrency") == ["1"]
+        assert argv[: len(expected)] == expected, argv
+        pool = POOL_OPTIONS[queue]
+        assert option_values(argv, "-P", "--pool") == option_values(pool, "-P", "--pool")
+        concurrency = option_values(argv, "-c", "--concurrency")
+        if option_values(pool, "-c", "--concurrency"):
+            assert concurrency == option_values(pool, "-c", "--concurrency")
+        for value in concurrency:
+            assert value == "auto" or int(value) > 0
 
 
-def test_cpu_worker_uses_the_prefork_pool(services):
-    argv = effective_command(services["cpu-worker"])
-    assert option_values(argv, "-P", "--pool") in ([], ["prefork"])
-    for value in option_values(argv, "-c", "--concurrency"):
-        assert value == "auto" or int(value) > 0
+def test_the_gpu_worker_has_one_pool_process(services):
+    argv = effective_command(services["gpu-worker"])
+    assert option_values(argv, "-c", "--concurrency") == ["1"]
+    assert option_values(argv, "-P", "--pool") == ["prefork"]
 
 
 def test_cpu_worker_can_be_scaled(services):
@@ -254,17 +273,27 @@ def test_cpu_worker_can_be_scaled(services):
 # --- environment --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("service", CELERY_SERVICES)
-def test_celery_services_get_the_broker_url_of_the_redis_service(services, service):
+@pytest.mark.parametrize("service", sorted(ROLE_OF_SERVICE))
+def test_celery_services_log_in_to_the_redis_service_as_their_own_user(services, service):
     url = environment_of(services[service]).get("CELERY_BROKER_URL")
     assert url, f"{service} has no CELERY_BROKER_URL"
+    role = ROLE_OF_SERVICE[service]
+    assert url == redis_acl.redis_url(role, PASSWORDS[role], "redis", REDIS_CONTAINER_PORT, 0)
     parts = urlsplit(url)
-    assert parts.scheme == "redis"
-    assert parts.hostname == "redis"
     assert parts.hostname in services
-    assert parts.port == REDIS_CONTAINER_PORT
-    assert parts.password == REQUIRED["REDIS_PASSWORD"]
-    assert parts.path == "/0"
+    assert parts.username == role != "admin"
+
+
+def test_each_service_gets_only_its_own_password_and_admin_only_the_config_step(services):
+    for name, service in services.items():
+        shown = json.dumps(environment_of(service))
+        holds = {role for role, password in PASSWORDS.items() if password in shown}
+        if name == "redis-config":
+            assert holds == set(redis_acl.ROLES)
+        elif name == "redis":
+            assert holds == {"worker"}  # its health check's redis-cli
+        else:
+            assert holds == ({ROLE_OF_SERVICE[name]} if name in ROLE_OF_SERVICE else set())
 
 
 @pytest.mark.parametrize("service", CELERY_SERVICES)
@@ -284,10 +313,12 @@ def test_required_variables_are_required(raw, variable):
         resolve(raw, environment | {variable: ""})
 
 
-def test_catdog_variables_are_ones_that_settings_reads(raw):
+def test_catdog_variables_are_ones_that_the_code_reads(raw):
     source = (REPOSITORY / "shared" / "settings.py").read_text()
     read_by_settings = set(re.findall(r"[\"'](CATDOG_[A-Z0-9_]+)[\"']", source))
     assert "CATDOG_SHARD_TTL_DAYS" in read_by_settings
+    # python -m shared.redis_acl reads the passwords under these names.
+    read_by_settings |= {password_variable(role) for role in redis_acl.ROLES}
     used_in_compose = set(re.findall(r"CATDOG_[A-Z0-9_]+", COMPOSE_FILE.read_text()))
     assert used_in_compose, "the compose file passes no CATDOG_* setting"
     assert used_in_compose <= read_by_settings, used_in_compose - read_by_settings
@@ -350,13 +381,15 @@ def test_redis_reads_its_config_file_and_no_password_is_on_its_command_line(serv
     assert redis["image"].startswith("redis:7")
     argv = as_argv(redis["command"])
     assert argv[0] == "redis-server"
-    assert REQUIRED["REDIS_PASSWORD"] not in " ".join(argv)
     assert not option_values(argv, "--requirepass")
     # The file that redis-config writes, in the volume both mount.
     config_step = services["redis-config"]
     written = as_argv(config_step["command"])[-1]
     assert argv[1:] == [written]
-    assert REQUIRED["REDIS_PASSWORD"] not in " ".join(as_argv(config_step["command"]))
+    for service in services.values():
+        for part in ("command", "entrypoint", "healthcheck"):
+            shown = json.dumps(service.get(part))
+            assert not [password for password in PASSWORDS.values() if password in shown]
     config_folder = str(Path(written).parent)
     read = {str(volume).split(":")[0] for volume in redis["volumes"]
             if str(volume).split(":")[1] == config_folder}  # fmt: skip
@@ -366,12 +399,15 @@ def test_redis_reads_its_config_file_and_no_password_is_on_its_command_line(serv
     assert redis["depends_on"]["redis-config"]["condition"] == "service_completed_successfully"
 
 
-def test_the_redis_config_requires_the_password_and_never_evicts(services):
+def test_the_redis_config_has_the_acl_users_and_never_evicts(services):
     environment = environment_of(services["redis-config"])
-    assert environment["REDIS_PASSWORD"] == REQUIRED["REDIS_PASSWORD"]
     text = _redis_config_module().render(environment)
-    lines = [line.split() for line in text.splitlines() if line and not line.startswith("#")]
-    assert ["requirepass", REQUIRED["REDIS_PASSWORD"]] in lines
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    users = [line for line in lines if line.startswith("user ")]
+    assert users == _redis_config_module().acl_users(PASSWORDS)
+    assert users[1:] == redis_acl.acl_lines(PASSWORDS)[1:]  # the default user aside
+    lines = [line.split() for line in lines]
+    assert not [line for line in lines if line[0] in ("requirepass", "rename-command")]
     assert ["maxmemory-policy", "noeviction"] in lines
     assert ["port", str(REDIS_CONTAINER_PORT)] in lines
     assert ["dir", "/data"] in lines  # the redis-data volume
@@ -402,8 +438,10 @@ def test_redis_is_published_on_loopback_by_default(raw):
 
 def test_redis_health_check_can_authenticate(services):
     redis = services["redis"]
-    assert environment_of(redis)["REDISCLI_AUTH"] == REQUIRED["REDIS_PASSWORD"]
-    assert "redis-cli" in " ".join(as_argv(redis["healthcheck"]["test"]))
+    # redis-cli reads the password from REDISCLI_AUTH, the user from --user.
+    assert environment_of(redis)["REDISCLI_AUTH"] == PASSWORDS["worker"]
+    test = " ".join(as_argv(redis["healthcheck"]["test"]))
+    assert "redis-cli --user worker ping" in test
     for name in CELERY_SERVICES:
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
 
@@ -464,6 +502,17 @@ def test_flower_runs_with_basic_auth_on_port_5555(raw, services):
     assert environment_of(flower)["FLOWER_BASIC_AUTH"] == REQUIRED["FLOWER_BASIC_AUTH"]
     published = [str(port).rsplit(":", 1)[-1] for port in flower["ports"]]
     assert "5555" in published
+
+
+def test_flower_reads_the_config_file_that_closes_metrics(services):
+    # workers/flowerconfig.py puts /metrics behind the password (Flower 2.2 leaves it open).
+    argv = effective_command(services["flower"])
+    (conf,) = option_values(argv, "--conf")
+    workdir = [args for keyword, args in instructions(dockerfile_of(services["flower"]))
+               if keyword == "WORKDIR"][-1]  # fmt: skip
+    relative = Path(conf).relative_to(workdir)
+    assert (REPOSITORY / relative).is_file()
+    assert str(relative.parts[0]) in _copied_sources(dockerfile_of(services["flower"]))
 
 
 def test_flower_environment_names_only_flower_options(services):
