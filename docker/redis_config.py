@@ -32,15 +32,6 @@ from shared import redis_acl
 PASSWORD = re.compile(r"[A-Za-z0-9._~-]{16,}")
 MEMORY = re.compile(r"[0-9]+([kmg]b?)?", re.IGNORECASE)
 
-# The default user stays off (no connection can act as it: every one must log in as a user
-# with a password), but keeps every permission. Redis replays the append-only file as the
-# default user, and Redis 7 checks that user's permissions again at each EXEC: with none,
-# it drops every MULTI/EXEC transaction of the file (Celery's acknowledgements, results,
-# shard and job writes) when it restarts, logging "== CRITICAL == ... NOPERM" (reported as
-# redis/redis#14541, fixed upstream by redis/redis#14545 in 2025; Debian 12's 7.0.15 has it).
-DEFAULT_USER_OFF = "user default off"
-DEFAULT_USER = "user default off ~* &* +@all"
-
 
 class ConfigError(ValueError):
     pass
@@ -68,11 +59,8 @@ def passwords_from(environ) -> dict[str, str]:
 
 
 def acl_users(passwords: dict[str, str]) -> list[str]:
-    """The ``user`` lines of ``shared/redis_acl.py``, the default user's as ``DEFAULT_USER``."""
-    lines = redis_acl.acl_lines(passwords)
-    if DEFAULT_USER_OFF not in lines:
-        raise ConfigError(f"shared/redis_acl.py no longer writes {DEFAULT_USER_OFF!r}")
-    return [DEFAULT_USER if line == DEFAULT_USER_OFF else line for line in lines]
+    """The ``user`` lines of ``shared/redis_acl.py`` (its docstring says why each)."""
+    return redis_acl.acl_lines(passwords)
 
 
 def render(environ) -> str:
@@ -98,7 +86,7 @@ def render(environ) -> str:
         "appendfsync everysec",
         "save 60 1",
         # The users (shared/redis_acl.py): admin may do everything; worker, client and
-        # flower no @admin or @dangerous command; default off (DEFAULT_USER).
+        # flower no @admin or @dangerous command; default off (redis_acl.DEFAULT_USER).
         *acl_users(passwords),
     ]
     return "\n".join(lines) + "\n"

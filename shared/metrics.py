@@ -29,6 +29,9 @@ WORKER_FIELDS = {
     "mixed_precision": bool,  # whether it was used (asked for, and on a GPU)
     "images_used": int,
     "shards_redecoded": int,
+    "data_mode": str,  # "memory" or "stream": how training read the shards
+    "data_feed": dict,  # why that mode, the sizes, the stream's window
+    "peak_rss_bytes": OPTIONAL_INT,  # of the process that trained
     "timings": dict,
 }
 # Options that the outcome reports instead (device, mixed_precision) are not repeated.

@@ -20,6 +20,13 @@ import secrets
 import sys
 
 ROLES = ("admin", "worker", "client", "flower")
+# The default user is off: no connection can act as it, every one logs in as a
+# user with a password. It keeps every permission all the same, because Redis
+# replays the append-only file as the default user, and Redis 7 checks that
+# user's permissions at each EXEC: with none, it drops every MULTI/EXEC of the
+# file (Celery's acknowledgements and results, shard and job writes) when it
+# restarts (redis/redis#14541, fixed by #14545; Debian 12's 7.0.15 has it).
+DEFAULT_USER = "user default off ~* &* +@all"
 # What every role but admin may run: everything else than administration and
 # the commands Redis itself classes as dangerous.
 LIMITED_RULES = "~* &* +@all -@admin -@dangerous"
@@ -41,7 +48,7 @@ def acl_lines(passwords: dict[str, str]) -> list[str]:
                 " without spaces (generate one with `python -c 'import secrets;"
                 " print(secrets.token_hex(16))'`)"
             )
-    lines = ["user default off"]
+    lines = [DEFAULT_USER]
     for role in ROLES:
         rules = "~* &* +@all" if role == "admin" else LIMITED_RULES
         lines.append(f"user {role} on >{passwords[role]} {rules}")

@@ -164,29 +164,9 @@ class LocalCluster:
     def _log(self, role: str) -> Path:
         return self.log_dir / f"{role}.log"
 
-    @contextmanager
     def client_app(self):
-        """A Celery app of this process as a client of the cluster (tests, benchmarks).
-
-        Celery prefers CELERY_BROKER_URL and CELERY_RESULT_BACKEND from the
-        environment over its configuration, so the cluster's settings stand in
-        the environment while the app is in use, and go back as they were.
-        """
-        from celery import Celery
-
-        saved = {name: os.environ.get(name) for name in self.environment()}
-        os.environ.update(self.environment())
-        app = Celery(f"client-of-{self.name}")
-        app.config_from_object("celeryconfig")
-        app.conf.update(broker_url=self.url(), result_backend=self.url())
-        try:
-            yield app
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        """A Celery app of this process as a client of the cluster (tests, benchmarks)."""
+        return client_app(self.environment(), f"client-of-{self.name}")
 
     def redis(self, db: int = 0):
         """An administrator's client of this cluster's Redis (database 0: the store)."""
@@ -221,3 +201,30 @@ class LocalCluster:
             terminate_group(self.processes[role], max(0.05, deadline - time.monotonic()), None)
         self.processes.clear()
         self.redis_server.detach()
+
+
+@contextmanager
+def client_app(environment: dict, name: str = "client"):
+    """A Celery app of this process as a client of the cluster that ``environment`` names.
+
+    Celery prefers CELERY_BROKER_URL and CELERY_RESULT_BACKEND from the
+    environment over its configuration, so those settings stand in the
+    environment while the app is in use, and go back as they were after.
+    """
+    from celery import Celery
+
+    broker = environment["CELERY_BROKER_URL"]
+    environment = {"CELERY_RESULT_BACKEND": broker} | environment
+    saved = {variable: os.environ.get(variable) for variable in environment}
+    os.environ.update(environment)
+    app = Celery(name)
+    app.config_from_object("celeryconfig")
+    app.conf.update(broker_url=broker, result_backend=environment["CELERY_RESULT_BACKEND"])
+    try:
+        yield app
+    finally:
+        for variable, value in saved.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value

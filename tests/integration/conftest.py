@@ -23,9 +23,11 @@ SHARED_DATA = REPOSITORY_ROOT.parent / "shared" / "data"
 def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")
     roots = [tmp_path_factory.getbasetemp(), SHARED_DATA]
+    # A standing cluster: its queues beside its store, so `--broker URL` alone reaches both.
     with LocalCluster(
-        folder / "cache", folder / "logs", "tests", cpu_concurrency=2, data_roots=roots
-    ) as running:
+        folder / "cache", folder / "logs", "tests", cpu_concurrency=2, data_roots=roots,
+        standing=True,
+    ) as running:  # fmt: skip
         yield running
 
 

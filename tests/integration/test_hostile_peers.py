@@ -63,6 +63,7 @@ def test_a_forged_result_naming_a_path_outside_is_refused(cluster, cluster_app, 
     # Whoever holds a password rewrites the finished task's result in Redis.
     forged = cluster_app.AsyncResult(f"{job_id}-train").result
     forged["artifacts"]["../escaped.txt"] = forged["artifacts"].pop("model.h5")
+    cluster_app.backend.forget(f"{job_id}-train")  # Celery would keep the first success
     cluster_app.backend.store_result(f"{job_id}-train", forged, "SUCCESS")
 
     fetched = run_submit(["fetch", job_id, "--out", out], environment)

@@ -8,9 +8,9 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from celery import Celery
 
 from client.local_cluster import REPOSITORY_ROOT
+from client.local_cluster.cluster import client_app
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit, start_submit
 from tests.integration.test_submit_cli import processes_mentioning, wait_until_gone
@@ -170,12 +170,10 @@ def test_resume_reports_the_new_outcome_not_an_old_failure(standing, tmp_path):
                   "--epochs", 1, "--out", tmp_path / "first")  # fmt: skip
     assert done.returncode == 0, done.stderr
     job_id = json.loads((tmp_path / "first" / "metrics.json").read_text())["job_id"]
-    app = Celery("stale-states")
-    app.config_from_object("celeryconfig")
-    app.conf.update(broker_url=broker, result_backend=broker)
-    # What an earlier, failed attempt leaves behind (Celery keeps a success otherwise).
-    app.backend.forget(f"{job_id}-train")
-    app.backend.mark_as_failure(f"{job_id}-train", RuntimeError("an old failure"))
+    with client_app({"CELERY_BROKER_URL": broker}) as app:
+        # What an earlier, failed attempt leaves behind (Celery keeps a success otherwise).
+        app.backend.forget(f"{job_id}-train")
+        app.backend.mark_as_failure(f"{job_id}-train", RuntimeError("an old failure"))
     assert status_of(broker, job_id)["phase"] == "failed"
 
     resumed = submit(broker, "resume", job_id, "--out", tmp_path / "second")
