@@ -19,8 +19,8 @@ NAMES, FOLDERS = "names", "folders"
 LAYOUTS = (NAMES, FOLDERS)
 LABELLED_NAME = re.compile(r"^(?P<label>[^.]+)\.[^.]+\.(?:jpe?g|png)$", re.IGNORECASE)
 DESCRIPTIONS = {
-    NAMES: "labels from file names (LABEL.N.jpg)",
-    FOLDERS: "labels from folder names (LABEL/FILE.jpg, as Keras's image_dataset_from_directory)",
+    NAMES: "labels from file names: LABEL.N.jpg",
+    FOLDERS: "labels from folder names: LABEL/FILE.jpg, as Keras's image_dataset_from_directory",
 }
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from client.cli import build_parser
+from client.arguments import build_parser
 from client.commands.common import UsageError, training_options
 from client.commands.compare import plan_runs
 

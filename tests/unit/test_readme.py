@@ -1,0 +1,32 @@
+"""The README says what the code does: its tables name what the code declares."""
+
+import re
+from pathlib import Path
+
+from client.arguments import build_parser
+from shared.metrics import JOB_FIELDS
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def test_every_metrics_field_is_in_the_readme():
+    missing = [name for name in JOB_FIELDS if f"`{name}`" not in README]
+    assert missing == []
+
+
+def test_every_setting_read_from_the_environment_is_in_the_settings_table():
+    code = "".join(
+        path.read_text() for path in (Path(__file__).resolve().parents[2] / "shared").glob("*.py")
+    )
+    variables = set(re.findall(r'"((?:CATDOG|GPU)_[A-Z_]+)"', code))
+    variables -= {name for name in variables if name.startswith("CATDOG_REDIS_")}  # redis_acl
+    missing = sorted(name for name in variables if f"| `{name}` |" not in README)
+    assert missing == []
+
+
+def test_every_train_option_is_in_the_readme():
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    options = {option for action in train._actions for option in action.option_strings}
+    options -= {"-h", "--help"}
+    missing = sorted(option for option in options if f"`{option}" not in README)
+    assert missing == []
