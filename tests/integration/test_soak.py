@@ -48,17 +48,23 @@ class Client:
             stderr=subprocess.PIPE,
             text=True,
         )
-        lines = []
-        reader = threading.Thread(
-            target=lambda: lines.extend((time.monotonic(), line) for line in process.stderr)
-        )
-        reader.start()
+        lines, out = [], []
+        readers = [
+            threading.Thread(
+                target=lambda: lines.extend((time.monotonic(), line) for line in process.stderr)
+            ),
+            threading.Thread(target=lambda: out.append(process.stdout.read())),
+        ]
+        for reader in readers:
+            reader.start()
         try:
-            stdout = process.communicate(timeout=COMMAND_BOUND_S)[0]
+            process.wait(timeout=COMMAND_BOUND_S)
         except subprocess.TimeoutExpired:
             process.kill()
             raise AssertionError(f"{self.name}: {arguments[:2]} outlived its bound") from None
-        reader.join()
+        for reader in readers:
+            reader.join()
+        stdout = out[0]
         command = {
             "arguments": [str(argument) for argument in arguments],
             "returncode": process.returncode,
@@ -118,7 +124,7 @@ def make_data(root: Path) -> None:
 
 def first_client(client: Client, root: Path, out: Path) -> None:
     common = ["--image-size", 8, "--batch-size", 4]
-    client.run("train", "--data", root / "a", *common, "--epochs", 30, "--out", out / "a")
+    client.run("train", "--data", root / "a", *common, "--epochs", 60, "--out", out / "a")
     compared = client.run("compare", "--data", root / "c", *common, "--epochs", 8,
                           "--optimizers", "sgd", "adam", "--detach")  # fmt: skip
     client.run("predict", "--model", out / "a" / "model.keras", "--data", root / "unlabelled",
@@ -128,7 +134,7 @@ def first_client(client: Client, root: Path, out: Path) -> None:
 
 def second_client(client: Client, root: Path, out: Path) -> None:
     common = ["--image-size", 8, "--batch-size", 4]
-    detached = client.run("train", "--data", root / "b", *common, "--epochs", 30, "--detach")
+    detached = client.run("train", "--data", root / "b", *common, "--epochs", 60, "--detach")
     client.run("train", "--data", root / "poison", *common, "--epochs", 2,
                "--out", out / "poison")  # fmt: skip
     client.run("train", "--data", root / "a", *common, "--epochs", 5, "--seed", 7,
@@ -157,11 +163,12 @@ class Chaos(threading.Thread):
             time.sleep(5)
             kill_worker(self.cluster, "cpu-worker-2")  # for good: cpu-worker carries on
             self.figures["cpu_worker_killed_at"] = datetime.now()
-            self._wait_for_training()
-            kill_worker(self.cluster, "gpu-worker")
+            task_id, epoch = self._a_training_at(least_epoch=3)
+            kill_worker(self.cluster, "gpu-worker")  # mid-training, by its task's own state
             self.cluster.start_worker("gpu-worker")
             restarted = time.monotonic()
-            self._wait_for_training(self.cluster.processes["gpu-worker"].pid)
+            self.figures["gpu_killed_task"] = task_id
+            self._a_training_at(least_epoch=epoch + 1, task_id=task_id)  # the same one, on
             self.figures["gpu_recovery_s"] = time.monotonic() - restarted
             started = time.monotonic()
             restart_redis(self.cluster)
@@ -172,21 +179,22 @@ class Chaos(threading.Thread):
             self.done.set()
         self.release.wait()
 
-    def _wait_for_training(self, worker_pid=None, timeout_s: float = 150) -> None:
-        """Until a worker (that one, if given) runs a training, and a few seconds more."""
-        from shared import registry
-
+    def _a_training_at(self, least_epoch: int, task_id=None, timeout_s: float = 180):
+        """``(task id, epoch)`` of a training task at ``least_epoch`` or later, from its state."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            workers = registry.live_workers(self.cluster.redis())
-            if worker_pid is not None:
-                workers = [worker for worker in workers if worker.pid == worker_pid]
-            running = [task for worker in workers for task in worker.tasks if task["running"]]
-            if any(task["name"] == "catdog.train" for task in running):
-                time.sleep(3)  # well into it: a few epochs
-                return
-            time.sleep(0.2)
-        raise AssertionError("no training ran within the chaos loop's patience")
+            ids = [task_id] if task_id else self._train_task_ids()
+            for candidate in ids:
+                result = self.app.AsyncResult(candidate)
+                info = result.info if isinstance(result.info, dict) else {}
+                if result.state == "TRAINING" and info.get("epoch", 0) >= least_epoch:
+                    return candidate, info["epoch"]
+            time.sleep(0.05)
+        raise AssertionError(f"no training reached epoch {least_epoch} in {timeout_s}s")
+
+    def _train_task_ids(self) -> list[str]:
+        keys = self.cluster.redis().scan_iter(match="celery-task-meta-*-train*", count=1000)
+        return [key.decode().removeprefix("celery-task-meta-") for key in keys]
 
 
 def test_two_clients_share_a_standing_cluster_through_faults(soak_cluster, tmp_path):
@@ -226,6 +234,9 @@ def test_two_clients_share_a_standing_cluster_through_faults(soak_cluster, tmp_p
         metrics = json.loads((out / name / "metrics.json").read_text())
         assert metrics["images_used"] + len(metrics["images_rejected"]) == metrics["images_total"]
         assert metrics["images_used"] == 120 and metrics["test_accuracy"] >= 0.9
+    # The training the GPU worker died in went on from its checkpoint, with no `resume`.
+    every_run = [json.loads(path.read_text()) for path in out.rglob("metrics.json")]
+    assert any(metrics["resumed_from_epoch"] for metrics in every_run), chaos.figures
     for folder in ("predict-1", "predict-2"):
         rows = (out / folder / "predictions.csv").read_text().splitlines()
         assert len(rows) - 1 == 40  # every listed image predicted

@@ -18,6 +18,7 @@ from client.broker import check_reachable
 from client.local_cluster import REPOSITORY_ROOT, free_loopback_port
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit
+from workers import worker_command
 
 pytestmark = pytest.mark.integration
 DEBIAN_REDIS = Path("/usr/bin/redis-check-rdb")  # redis-server is this binary by another name
@@ -77,11 +78,9 @@ def tls_cluster(tmp_path_factory):
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "worker",
-                *arguments,
+                *worker_command(queue),
+                "-c",
+                "1",
                 "-n",
                 f"{name}-tls@%h",
                 "--without-gossip",
@@ -92,10 +91,7 @@ def tls_cluster(tmp_path_factory):
             stdout=open(folder / f"{name}.log", "wb"),
             stderr=subprocess.STDOUT,
         )
-        for name, arguments in (
-            ("cpu", ["-Q", "cpu", "-c", "1"]),
-            ("gpu", ["-Q", "gpu", "-P", "solo", "-c", "1"]),
-        )
+        for name, queue in (("cpu", "cpu"), ("gpu", "gpu"))
     ]
     yield url, folder
     for process in [*workers, redis]:
