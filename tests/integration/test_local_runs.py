@@ -1,6 +1,7 @@
 """The embedded cluster when the client dies, and when two runs share a cache folder."""
 
 import json
+import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,21 @@ KILLS = {
 }
 
 
+def reached_epoch(client, epoch: int) -> str:
+    """Read the client's lines until training reaches ``epoch``; returns what was read.
+
+    The client polls, so on a fast machine it may print epoch 2 then epoch 4:
+    any epoch at or past the one asked for will do.
+    """
+    seen = ""
+    for line in client.stderr:  # not a terminal: one plain line per progress step
+        seen += line
+        match = re.match(r"train: epoch (\d+)/", line)
+        if match and int(match.group(1)) >= epoch:
+            return seen
+    raise AssertionError(f"the client ended before training reached epoch {epoch}:\n{seen}")
+
+
 @pytest.mark.parametrize("kill", KILLS.values(), ids=KILLS.keys())
 def test_resume_finishes_a_job_whose_client_was_killed(tmp_path, kill):
     make_separable_images(tmp_path / "data", per_label=60)
@@ -41,11 +57,7 @@ def test_resume_finishes_a_job_whose_client_was_killed(tmp_path, kill):
     arguments = ["train", "--data", tmp_path / "data", "--epochs", 25, "--batch-size", 2]
     arguments += ["--image-size", 8, "--cache-dir", cache, "--out", tmp_path / "first"]
     client, job_id = start_submit(arguments)
-    seen = ""
-    for line in client.stderr:  # not a terminal: one plain line per epoch
-        seen += line
-        if line.startswith("train: epoch 3/25"):
-            break
+    seen = reached_epoch(client, 3)
     kill(client)
     client.communicate(timeout=60)
     assert client.returncode != 0
