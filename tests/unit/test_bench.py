@@ -232,3 +232,22 @@ def test_scale_subsets_spread_over_both_labels_and_larger_sets_add_variants():
     names = [variant_name(name, variant) for name, variant in larger]
     assert len(set(names)) == 250 and variant_name("dog.7.jpg", 3) == "dog.v3n7.jpg"
     assert {label_of(name) for name in names} == {"cat", "dog"}  # still LABEL.N.jpg
+
+
+def test_epoch_bench_times_each_epoch_after_the_one_that_compiles():
+    from bench.epochs_bench import accelerator, epoch_seconds
+
+    timed, first = epoch_seconds("mlp", 8, "sgd", "constant", False, epochs=2, images=64)
+    assert len(timed) == 2 and all(seconds > 0 for seconds in timed) and first > 0
+    assert accelerator() == "cpu" or accelerator().startswith("gpu: ")
+
+
+def test_each_benchmark_module_resolves_to_its_function():
+    import importlib
+
+    from bench import __main__ as bench_main
+
+    for name in BENCHMARKS:
+        module_name, function_name = bench_main.FUNCTIONS[name].split(".")
+        module = importlib.import_module(f"bench.{module_name}")
+        assert callable(getattr(module, function_name)), name
