@@ -10,38 +10,24 @@ import importlib
 import os
 import sys
 
-BENCHMARKS = (
-    "decode", "fanout", "overhead", "cache", "memory", "train", "predict", "scale", "recovery",
-    "epochs",
-)  # fmt: skip
-# Short benchmarks repeat 3 times by default, whole-job ones once.
-DEFAULT_REPEATS = {
-    "decode": 3,
-    "fanout": 3,
-    "memory": 3,
-    "overhead": 1,
-    "cache": 1,
-    "train": 1,
-    "predict": 1,
-    "scale": 1,
-    "recovery": 1,
-    "epochs": 1,
+# Each benchmark, in the order `all` runs them: its module.function, imported alone when
+# it runs (one needs what another's machine lacks: simplejpeg, a cluster), and its default
+# repeats (short benchmarks 3, whole-job ones 1).
+TABLE = {
+    "decode": ("decode_bench.main", 3),
+    "fanout": ("cluster_benches.fanout", 3),
+    "overhead": ("job_benches.overhead", 1),
+    "cache": ("job_benches.cache", 1),
+    "memory": ("cluster_benches.memory", 3),
+    "train": ("job_benches.train", 1),
+    "predict": ("job_benches.predict", 1),
+    "scale": ("scale_bench.scale", 1),
+    "recovery": ("recovery.recovery", 1),
+    "epochs": ("epochs_bench.epochs", 1),
 }
-
-# module.function of each; each module is imported alone, when its benchmark runs:
-# one needs what another's machine lacks (simplejpeg, a cluster).
-FUNCTIONS = {
-    "decode": "decode_bench.main",
-    "fanout": "cluster_benches.fanout",
-    "memory": "cluster_benches.memory",
-    "overhead": "job_benches.overhead",
-    "cache": "job_benches.cache",
-    "train": "job_benches.train",
-    "predict": "job_benches.predict",
-    "scale": "scale_bench.scale",
-    "recovery": "recovery.recovery",
-    "epochs": "epochs_bench.epochs",
-}
+BENCHMARKS = tuple(TABLE)
+FUNCTIONS = {name: function for name, (function, _) in TABLE.items()}
+DEFAULT_REPEATS = {name: repeats for name, (_, repeats) in TABLE.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:

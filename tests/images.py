@@ -1,5 +1,6 @@
 """Small generated data sets for tests: separable images and broken files."""
 
+import io
 import os
 import struct
 import zlib
@@ -109,3 +110,31 @@ def make_separable_folders(folder: Path, per_label: int = 20, seed: int = 0) -> 
         (folder / label).mkdir(exist_ok=True)
         image.rename(folder / label / f"{number}.{extension}")
     (folder / "flat").rmdir()
+
+
+# Formats Pillow reads and the workers must not; EPS would make Pillow run Ghostscript.
+MINIMAL_EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n0 0 moveto 8 8 lineto stroke\n"
+FAKE_GHOSTSCRIPT = '#!/bin/sh\ntouch "$GHOSTSCRIPT_MARKER"\nexit 1\n'
+
+
+def other_formats(pixels: np.ndarray) -> dict[str, bytes]:
+    """A small file of each format Pillow would read, keyed by the name in the reason."""
+    image = Image.fromarray(pixels)
+    files = {"EPS": MINIMAL_EPS}
+    for name in ("GIF", "TIFF", "WebP", "BMP"):
+        buffer = io.BytesIO()
+        image.save(buffer, format=name.upper())
+        files[name] = buffer.getvalue()
+    return files
+
+
+def install_fake_ghostscript(folder: Path) -> Path:
+    """A ``gs`` in ``folder/bin`` that touches ``$GHOSTSCRIPT_MARKER``: proof that it ran.
+
+    Returns the bin folder, to put first on PATH.
+    """
+    fake_bin = folder / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "gs").write_text(FAKE_GHOSTSCRIPT)
+    (fake_bin / "gs").chmod(0o755)
+    return fake_bin

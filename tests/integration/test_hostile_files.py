@@ -6,7 +6,6 @@ listing are sent to a worker directly as decode tasks, as a changed disk (or
 a forged task) would present them.
 """
 
-import io
 import json
 import os
 import shutil
@@ -14,32 +13,23 @@ import socket
 import struct
 import zlib
 
+import numpy as np
 import pytest
-from PIL import Image
 
 from client import follow
 from client.local_cluster import LocalCluster
 from shared.decode import decode_files
 from shared.listing import list_labelled_images, plan_shards
-from tests.images import make_separable_images
+from tests.images import (
+    MINIMAL_EPS,
+    install_fake_ghostscript,
+    make_separable_images,
+    other_formats,
+)
 from tests.integration.conftest import clean_environment, run_submit
 from tests.mutations import write_mutants
 
 pytestmark = pytest.mark.integration
-
-MINIMAL_EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n0 0 moveto 8 8 lineto stroke\n"
-FAKE_GHOSTSCRIPT = '#!/bin/sh\ntouch "$GHOSTSCRIPT_MARKER"\nexit 1\n'
-
-
-def other_formats() -> dict[str, bytes]:
-    """A small file of each format Pillow would read, keyed by the name in the reason."""
-    image = Image.new("RGB", (16, 16), (200, 60, 60))
-    files = {"EPS": MINIMAL_EPS}
-    for name in ("GIF", "TIFF", "WebP", "BMP"):
-        buffer = io.BytesIO()
-        image.save(buffer, format=name.upper())
-        files[name] = buffer.getvalue()
-    return files
 
 
 def big_png_header(width: int, height: int, colour_type: int) -> bytes:
@@ -60,7 +50,8 @@ def write_hostile_folder(folder, outside) -> dict[str, str]:
     """Good images plus one file of every hostile kind; {relative path: reason fragment}."""
     make_separable_images(folder, per_label=15)
     expected = {}
-    for number, (found, data) in enumerate(other_formats().items()):
+    pixels = np.full((16, 16, 3), (200, 60, 60), np.uint8)
+    for number, (found, data) in enumerate(other_formats(pixels).items()):
         name = f"cat.{9990 + number}.jpg"
         (folder / name).write_bytes(data)
         expected[name] = f"not a JPEG or PNG file (found {found})"
@@ -194,10 +185,7 @@ def test_damaged_files_through_a_real_job(cluster, tmp_path):
 
 
 def test_workers_never_run_ghostscript(tmp_path):
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    (fake_bin / "gs").write_text(FAKE_GHOSTSCRIPT)
-    (fake_bin / "gs").chmod(0o755)
+    fake_bin = install_fake_ghostscript(tmp_path)
     marker = tmp_path / "ghostscript-ran"
     data = tmp_path / "data"
     make_separable_images(data, per_label=1)

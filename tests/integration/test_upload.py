@@ -58,15 +58,20 @@ def wait_for(condition, timeout=120):
         time.sleep(0.1)
 
 
+def upload_job(tmp_path, out: str) -> list:
+    """A train job of two shards, uploaded: the workers' view of the data is an empty folder."""
+    make_separable_images(tmp_path / "data", per_label=20)
+    (tmp_path / "workers-view").mkdir()
+    return ["train", "--data", tmp_path / "data", "--epochs", 2, "--image-size", 8,
+            "--shard-size", 20, "--upload", "--worker-data-dir", tmp_path / "workers-view",
+            "--out", tmp_path / out]  # fmt: skip
+
+
 def test_shards_of_an_upload_job_lost_before_training_are_uploaded_again(
     cluster, cluster_app, tmp_path
 ):
     """The workers cannot read the files, so the client sends them again."""
-    make_separable_images(tmp_path / "data", per_label=20)
-    (tmp_path / "workers-view").mkdir()
-    arguments = ["train", "--data", tmp_path / "data", "--epochs", 2, "--image-size", 8,
-                 "--shard-size", 20, "--upload", "--worker-data-dir", tmp_path / "workers-view",
-                 "--out", tmp_path / "out"]  # fmt: skip
+    arguments = upload_job(tmp_path, "out")
     kill_worker(cluster, "gpu-worker", signal.SIGSTOP)  # training waits while shards vanish
     try:
         process, job_id = start_submit(arguments, clean_environment() | cluster.environment())
@@ -86,11 +91,7 @@ def test_shards_of_an_upload_job_lost_before_training_are_uploaded_again(
 def test_an_upload_job_whose_client_died_is_resumed_uploading_what_was_lost(
     cluster, cluster_app, tmp_path
 ):
-    make_separable_images(tmp_path / "data", per_label=20)
-    (tmp_path / "workers-view").mkdir()
-    arguments = ["train", "--data", tmp_path / "data", "--epochs", 2, "--image-size", 8,
-                 "--shard-size", 20, "--upload", "--worker-data-dir", tmp_path / "workers-view",
-                 "--out", tmp_path / "first"]  # fmt: skip
+    arguments = upload_job(tmp_path, "first")
     environment = clean_environment() | cluster.environment()
     kill_worker(cluster, "gpu-worker", signal.SIGSTOP)
     try:

@@ -1,6 +1,5 @@
 """Decoding one image file into a small uint8 RGB array, and rejecting bad files."""
 
-import io
 import os
 import struct
 import subprocess
@@ -15,6 +14,7 @@ from PIL import Image, ImageOps
 from shared import decode
 from shared.data_access import FileUnreadable
 from shared.decode import ImageRejected, decode_files, decode_image
+from tests.images import MINIMAL_EPS, install_fake_ghostscript, other_formats
 
 LIMIT = 89_478_485  # the default CATDOG_MAX_IMAGE_PIXELS
 
@@ -398,24 +398,10 @@ def test_text_named_jpg_is_rejected(tmp_path):
     assert rejection(path) == "not an image: the file holds text, not JPEG or PNG data"
 
 
-MINIMAL_EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n0 0 moveto 8 8 lineto stroke\n"
-
-
-def other_formats(gradient) -> dict[str, bytes]:
-    """One small file of each format Pillow reads and workers must not: {name: bytes}."""
-    files = {"EPS": MINIMAL_EPS}
-    image = Image.fromarray(gradient(16, 16))
-    for name, options in [("GIF", {}), ("TIFF", {}), ("WebP", {}), ("BMP", {})]:
-        buffer = io.BytesIO()
-        image.save(buffer, format=name.upper(), **options)
-        files[name] = buffer.getvalue()
-    return files
-
-
 @pytest.mark.parametrize("found", ["EPS", "GIF", "TIFF", "WebP", "BMP"])
 def test_other_formats_named_jpg_are_rejected_naming_the_format(tmp_path, gradient, found):
     path = tmp_path / "cat.9999.jpg"
-    path.write_bytes(other_formats(gradient)[found])
+    path.write_bytes(other_formats(gradient(16, 16))[found])
     with Image.open(path) as image:
         assert image.format is not None  # Pillow itself would have read it
 
@@ -425,10 +411,6 @@ def test_other_formats_named_jpg_are_rejected_naming_the_format(tmp_path, gradie
     assert found in reason
 
 
-FAKE_GHOSTSCRIPT = """#!/bin/sh
-touch "$GHOSTSCRIPT_MARKER"
-exit 1
-"""
 OPEN_EPS = """
 import sys
 from PIL import Image
@@ -447,10 +429,7 @@ else:
 
 
 def test_ghostscript_is_never_run(tmp_path):
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    (fake_bin / "gs").write_text(FAKE_GHOSTSCRIPT)
-    (fake_bin / "gs").chmod(0o755)
+    fake_bin = install_fake_ghostscript(tmp_path)
     eps = tmp_path / "cat.9999.jpg"
     eps.write_bytes(MINIMAL_EPS)
 
