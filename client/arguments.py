@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = commands.add_parser("jobs", help="list recent jobs")
     jobs.add_argument("--limit", type=positive_int, default=20)
     jobs.add_argument("--broker", help="Redis URL of the cluster (or CELERY_BROKER_URL)")
+    dead = commands.add_parser(
+        "deadletters", help="list the messages set aside after their workers died 3 times"
+    )
+    dead.add_argument("--drop", nargs="+", metavar="TASK_ID", help="forget these (operators)")
+    dead.add_argument("--drop-all", action="store_true", help="forget every one (operators)")
+    dead.add_argument("--broker", help="Redis URL of the cluster (or CELERY_BROKER_URL)")
     resume = commands.add_parser("resume", help="run an interrupted job on to its end")
     resume.add_argument("job_id", help="the id `train` printed (job YYYYMMDD-HHMMSS-xxxxxx)")
     resume.add_argument("--out", help="output folder (default runs/<job id>/)")

@@ -51,7 +51,7 @@ def main(argv=None) -> int:
 def _what_goes_on(args) -> str:
     from client.session import broker_given
 
-    if args.command in ("status", "jobs", "cancel"):
+    if args.command in ("status", "jobs", "cancel", "deadletters"):
         return "nothing changed"
     if args.command == "cluster":
         return "the cluster stopped"

@@ -9,7 +9,7 @@ import time
 
 from client.follow import describe
 from jobs import kinds
-from shared import settings
+from shared import dead_letters, settings
 from shared.job_state import JobState
 
 RUNNING_STATES = {"TRAINING": "training", "PREDICTING": "predicting"}
@@ -37,6 +37,9 @@ def job_status(session, record) -> dict:
         status["detail"] = detail
     if phase == "done":
         status["result"] = _result(session, record)
+    buried = dead_letters.dead_letters_of(session.store.redis, kinds.all_task_ids(record))
+    if buried:
+        status["dead_letters"] = f"{', '.join(buried)} (`submit.py deadletters` says why)"
     return status
 
 

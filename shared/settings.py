@@ -153,3 +153,29 @@ def stream_window_bytes() -> int:
     """``CATDOG_STREAM_WINDOW_MB``: shards shuffled together when streaming; the gpu
     worker holds two such windows (the one in use and the next)."""
     return _whole_number_from_env("CATDOG_STREAM_WINDOW_MB", 64, 2**20)
+
+
+DEFAULT_POOL_MEMORY_MB = 2048
+
+
+def pool_memory_limit_bytes(queue: str) -> int | None:
+    """The address space of each pool process of a worker of ``queue``; None: no limit.
+
+    ``CATDOG_POOL_MEMORY_MB`` (cpu workers; 2048 by default: a decode holds at
+    most ``max_decode_bytes`` beside a 64 MB shard) and ``CATDOG_GPU_POOL_MEMORY_MB``
+    (the gpu worker; by default the machine's memory, and no limit where an NVIDIA
+    device is visible, since CUDA reserves address space far beyond the memory).
+    ``0`` turns the limit off. An allocation past it raises MemoryError in that
+    task, which fails it, instead of waking the kernel's OOM killer.
+    """
+    if queue == "gpu":
+        if os.environ.get("CATDOG_GPU_POOL_MEMORY_MB", "") == "0":
+            return None
+        if os.environ.get("CATDOG_GPU_POOL_MEMORY_MB"):
+            return _whole_number_from_env("CATDOG_GPU_POOL_MEMORY_MB", 1, 2**20)
+        if Path("/dev/nvidiactl").exists():
+            return None
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if os.environ.get("CATDOG_POOL_MEMORY_MB", "") == "0":
+        return None
+    return _whole_number_from_env("CATDOG_POOL_MEMORY_MB", DEFAULT_POOL_MEMORY_MB, 2**20)

@@ -7,6 +7,7 @@ from jobs.canvas import AFTER_A_CRASH
 from shared import settings
 from shared.data_access import require_allowed_root, require_visible
 from shared.shard_builder import build_shard
+from shared.task_arguments import check_data_root, check_job_id, check_shard
 from workers.app import app
 from workers.crash_guard import CrashGuard
 from workers.store import store
@@ -22,6 +23,10 @@ logger = logging.getLogger(__name__)
 def decode_shard(self, job_id: str, data_root: str, shard: dict) -> dict:
     """Decode one shard's files (or reuse the cached shard); return counts, not pixels."""
     started = time.perf_counter()
+    # The message may come from anyone: nothing is opened or allocated before this.
+    check_job_id(job_id)
+    check_data_root(data_root)
+    check_shard(shard, settings.shard_max_bytes())
     uploaded = shard.get("uploaded")
     if not uploaded:  # uploaded bytes come from Redis, not this disk
         require_visible(data_root)

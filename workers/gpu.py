@@ -22,6 +22,13 @@ from shared import settings
 from shared.job_state import JobState, LockLost
 from shared.options import PredictOptions, TrainingOptions
 from shared.shards import TRAINED_FILES
+from shared.task_arguments import (
+    TaskRefused,
+    check_data_root,
+    check_job_id,
+    check_model_key,
+    check_shards,
+)
 from workers.app import app
 from workers.assembly import fetch_shard, shard_catalogue
 from workers.store import store
@@ -46,6 +53,18 @@ def import_tensorflow_early(**_):
     logger.info("TensorFlow ready in %.1fs on %s", seconds, devices.describe_device())
 
 
+def _check_data_arguments(job_id, data_root, shards, image_size: int) -> None:
+    """Refuse, before any work, a message whose arguments no client would send."""
+    check_job_id(job_id)
+    check_data_root(data_root)
+    check_shards(shards, settings.shard_max_bytes())
+    if shards[0]["image_size"] != image_size:
+        raise TaskRefused(
+            f"the shards hold {shards[0]['image_size']} px images, the options ask for"
+            f" {image_size} px"
+        )
+
+
 class _RedisCheckpoints:
     """What ``train_and_evaluate`` needs to save and resume, over the job's state."""
 
@@ -68,6 +87,7 @@ def train(self, job_id: str, data_root: str, shards: list[dict], options: dict) 
     waits for the first, and a copy that finds a checkpoint goes on from it.
     """
     options = TrainingOptions.from_json(options)  # the message may come from anyone
+    _check_data_arguments(job_id, data_root, shards, options.image_size)
     state = JobState(
         store().redis, job_id, settings.artifact_ttl_seconds(), settings.lock_ttl_seconds()
     )
@@ -133,6 +153,8 @@ def predict(self, job_id, model_key, data_root, shards, options) -> dict:
     from training import devices, prediction
 
     options = PredictOptions.from_json(options)
+    _check_data_arguments(job_id, data_root, shards, options.image_size)
+    check_model_key(model_key)
     state = JobState(store().redis, job_id, settings.artifact_ttl_seconds())
     state.stop_if_cancelled()
 

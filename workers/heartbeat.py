@@ -22,7 +22,8 @@ from celery.exceptions import WorkerLostError
 from celery.signals import worker_ready, worker_shutdown
 from celery.worker import state as worker_state
 
-from shared import registry
+from shared import dead_letters, registry
+from workers.store import store
 
 logger = logging.getLogger("catdog.heartbeat")
 WATCHDOG_INTERVAL_S = 10.0
@@ -111,7 +112,7 @@ def restore_orphans(app, channel, now: float | None = None) -> list[str]:
         restored_before = client.incr(f"catdog:restored:{task_id}")
         client.expire(f"catdog:restored:{task_id}", 86400)
         if restored_before > MAX_RESTORES:
-            _give_up(app, channel, tag, task_id)
+            _give_up(app, channel, tag, task_id, payload)
             continue
         channel.qos.restore_by_tag(tag, client)
         logger.warning("re-queued task %s: the worker that held it is gone", task_id)
@@ -119,22 +120,31 @@ def restore_orphans(app, channel, now: float | None = None) -> list[str]:
     return restored
 
 
-def _give_up(app, channel, tag, task_id: str) -> None:
+def _give_up(app, channel, tag, task_id: str, payload: bytes) -> None:
     channel.qos._remove_from_indices(tag).execute()
     error = WorkerLostError(
         f"the workers running task {task_id} died {MAX_RESTORES} times (killed, out of"
         " memory, or their machine went away); it is not tried again"
     )
     app.backend.mark_as_failure(task_id, error)
+    headers = _headers(payload)
+    task_name, arguments = headers.get("task", "?"), [str(headers.get("argsrepr", ""))]
+    dead_letters.bury(store().redis, task_id, task_name, arguments, str(error))
     logger.error("gave up on task %s: %s", task_id, error)
 
 
 def _task_id(payload: bytes) -> str | None:
+    task_id = _headers(payload).get("id")
+    return task_id if isinstance(task_id, str) else None
+
+
+def _headers(payload: bytes) -> dict:
+    """The Celery headers of a message as kombu's Redis transport keeps it unacknowledged."""
     try:
-        message = json.loads(payload)[0]
-        return message["headers"]["id"]
+        headers = json.loads(payload)[0]["headers"]
+        return headers if isinstance(headers, dict) else {}
     except (ValueError, KeyError, IndexError, TypeError):
-        return None
+        return {}
 
 
 def _job_of(request) -> str:

@@ -16,7 +16,7 @@ from client.job_status import job_status
 from client.session import connect
 from jobs import kinds
 from jobs.records import load_record, recent_job_ids
-from shared import settings
+from shared import dead_letters, settings
 from shared.job_state import JobState
 
 
@@ -47,12 +47,15 @@ def run_jobs(args) -> int:
                 continue  # expired
             rows.append(job_status(session, record))
             release_results(session.app, kinds.all_task_ids(record))
+        buried = len(dead_letters.dead_letters(session.store.redis))
     print(f"{'job':<24} {'kind':<8} {'state':<12} {'result':>10} {'age':>6}  detail")
     for row in rows:
         print(
             f"{row['job_id']:<24} {row['kind']:<8} {row['phase']:<12} {row.get('result', '-'):>10}"
             f" {_age(row['age_s']):>6}  {row.get('detail', '')}".rstrip()
         )
+    if buried:
+        print(f"{buried} dead letters: `submit.py deadletters` lists them")
     return 0
 
 
@@ -74,11 +77,31 @@ def run_cancel(args) -> int:
     with ExitStack() as stack:
         session = _control_session(args, stack)
         record = load_record(session.store.redis, args.job_id)
-        for job_id in kinds.state_ids(record):
+        # The job's own flag too: workers revoke only the tasks of a cancelled job.
+        for job_id in {record.job_id, *kinds.state_ids(record)}:
             JobState(session.store.redis, job_id, settings.artifact_ttl_seconds()).cancel()
         # Queued tasks never start; a running training stops within a second.
         session.app.control.revoke(kinds.all_task_ids(record))
     print(f"job {args.job_id}: cancelled", file=sys.stderr)
+    return 0
+
+
+def run_deadletters(args) -> int:
+    """List the dead letters; ``--drop``/``--drop-all`` forget them (an operator's password:
+    where Redis 7 enforces it, other users may only read the list)."""
+    with ExitStack() as stack:
+        redis_client = _control_session(args, stack).store.redis
+        entries = dead_letters.dead_letters(redis_client)
+        if args.drop or args.drop_all:
+            chosen = [entry["task_id"] for entry in entries] if args.drop_all else args.drop
+            print(f"dropped {dead_letters.drop(redis_client, chosen)} dead letters")
+            return 0
+    print(f"{len(entries)} dead letters" + (":" if entries else ""))
+    for entry in entries:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry["at"]))
+        print(f"{entry['task_id']}  {entry['task']}  job {entry['job']}  at {when}")
+        print(f"    reason: {entry['reason']}")
+        print(f"    arguments: {entry['arguments']}")
     return 0
 
 
@@ -92,7 +115,8 @@ def run_resume(args) -> int:
         out = collector.output_path(args.out, record.job_id)
         session.start_workers(flow.data_roots(record))
         timings = dict(session.timings)
-        for job_id in kinds.state_ids(record):  # a cancelled job resumed runs again
+        # A cancelled job resumed runs again (the job's own flag, and each run's).
+        for job_id in {record.job_id, *kinds.state_ids(record)}:
             JobState(session.store.redis, job_id, settings.artifact_ttl_seconds()).uncancel()
         print(f"job {args.job_id}: resuming", file=sys.stderr)
         flow.submit(session, record)

@@ -21,6 +21,7 @@ from client import follow
 from client.local_cluster import LocalCluster
 from jobs import train as train_job
 from jobs.canvas import decode_task_id
+from shared import dead_letters
 from shared.listing import list_labelled_images, plan_shards
 from tests.faults import kill_worker, pool_children, restart_redis
 from tests.images import make_separable_images
@@ -181,6 +182,17 @@ def test_a_training_that_kills_its_process_is_tried_three_times_then_fails(
     assert len(kills) == 3
     starts = logs(fault_cluster).count(f"start catdog.train job={job_id} ")
     assert starts == 3
+    # Set aside with its reason, and never delivered again.
+    task_id = train_job.train_task_id(job_id)
+    (entry,) = [
+        e for e in dead_letters.dead_letters(fault_cluster.redis()) if e["task_id"] == task_id
+    ]
+    assert "pool process died on every try" in entry["reason"] and "signal 9" in entry["reason"]
+    status = run_submit(
+        ["status", job_id, "--broker", fault_cluster.url()],
+        clean_environment() | fault_cluster.environment(),
+    )
+    assert f"dead_letters: {task_id}" in status.stdout, status.stdout + status.stderr
 
 
 def test_redis_restarted_mid_training_job_finishes(fault_cluster, fault_app, tmp_path):

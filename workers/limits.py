@@ -1,0 +1,39 @@
+"""An address-space limit on every pool process, so a runaway task fails alone.
+
+Without it, a task that allocates more than the machine has wakes the
+kernel's OOM killer, which picks a victim by size: perhaps Redis, or the
+worker's main process. With it, the allocation itself fails: MemoryError in
+that task (``workers.guarded`` makes it the task's failure), or a crash of
+that pool process alone, which Celery replaces.
+"""
+
+import logging
+import resource
+
+from celery.signals import worker_process_init
+
+from shared import settings
+
+logger = logging.getLogger("catdog.limits")
+
+
+def limit_address_space(limit_bytes: int | None) -> None:
+    if limit_bytes is None:
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit_bytes = min(limit_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
+
+
+@worker_process_init.connect
+def limit_this_pool_process(sender=None, **_):
+    from workers.app import app
+
+    queue = "gpu" if "gpu" in app.amqp.queues.consume_from else "cpu"
+    limit_bytes = settings.pool_memory_limit_bytes(queue)
+    limit_address_space(limit_bytes)
+    logger.info(
+        "pool process address space: %s",
+        "unlimited" if limit_bytes is None else f"{limit_bytes / 2**20:.0f} MiB",
+    )
