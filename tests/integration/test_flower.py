@@ -4,6 +4,7 @@ import base64
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -75,3 +76,50 @@ def test_flower_shows_the_jobs_tasks_as_succeeded(cluster, flower, tmp_path):
     assert job_id in decode["args"] and "uint8" not in decode["args"]
     status, workers = get(f"{flower}/api/workers?refresh=1", CREDENTIALS)
     assert status == 200 and any(name.startswith("cpu-worker-tests") for name in workers)
+
+
+def post(url: str, credentials: str, data: dict | None = None) -> tuple[int, str]:
+    body = urllib.parse.urlencode(data or {}).encode()
+    request = urllib.request.Request(url, data=body, method="POST")
+    token = base64.b64encode(credentials.encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def workers_seen_by(flower: str, count: int) -> dict:
+    """Flower's /api/workers once it lists ``count`` workers (it learns of them by asking)."""
+    deadline = time.monotonic() + 60
+    while True:
+        _, workers = get(flower + "/api/workers?refresh=1", CREDENTIALS)
+        if len(workers) >= count or time.monotonic() > deadline:
+            return workers
+        time.sleep(0.5)
+
+
+def test_flowers_worker_controls_change_nothing_and_its_pages_still_answer(cluster, flower):
+    """Flower's buttons send Celery's control commands, which the workers refuse: the
+    password of Flower (or of anyone reaching it) cannot stop or reconfigure a worker."""
+    names = sorted(workers_seen_by(flower, 2))
+    gpu = next(name for name in names if name.startswith("gpu-worker"))
+    pids = {role: process.pid for role, process in cluster.processes.items()}
+    worker_api = f"{flower}/api/worker"
+    answers = {
+        "pool restart": post(f"{worker_api}/pool/restart/{gpu}", CREDENTIALS),
+        "autoscale": post(f"{worker_api}/pool/autoscale/{gpu}", CREDENTIALS, {"min": 1, "max": 4}),
+        "cancel consumer": post(
+            f"{worker_api}/queue/cancel-consumer/{gpu}", CREDENTIALS, {"queue": "gpu"}
+        ),
+        "shutdown": post(f"{worker_api}/shutdown/{gpu}", CREDENTIALS),
+    }
+    for action, (status, text) in answers.items():
+        if action != "shutdown":  # Flower asks for a reply to these, and passes the refusal on
+            assert status == 403 and "refused" in text, (action, status, text)
+    workers = workers_seen_by(flower, 2)
+    assert sorted(workers) == names  # both still answer, the GPU worker on its queue
+    assert [queue["name"] for queue in workers[gpu]["active_queues"]] == ["gpu"]
+    assert {role: process.pid for role, process in cluster.processes.items()} == pids
+    assert all(process.poll() is None for process in cluster.processes.values())
