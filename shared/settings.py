@@ -159,7 +159,8 @@ DEFAULT_POOL_MEMORY_MB = 2048
 
 
 def pool_memory_limit_bytes(queue: str) -> int | None:
-    """The address space of each pool process of a worker of ``queue``; None: no limit.
+    """How much address space each pool process of a ``queue`` worker may add to what it
+    maps when it starts; None: no limit.
 
     ``CATDOG_POOL_MEMORY_MB`` (cpu workers; 2048 by default: a decode holds at
     most ``max_decode_bytes`` beside a 64 MB shard) and ``CATDOG_GPU_POOL_MEMORY_MB``

@@ -17,13 +17,27 @@ from shared import settings
 logger = logging.getLogger("catdog.limits")
 
 
-def limit_address_space(limit_bytes: int | None) -> None:
-    if limit_bytes is None:
-        return
+def address_space_bytes() -> int:
+    """What this process has mapped now (VmSize)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
+def limit_address_space(growth_bytes: int | None) -> int | None:
+    """Let this process map ``growth_bytes`` more than it has now; returns the limit.
+
+    Relative to what it has: what a freshly forked pool process already maps
+    (libraries, thread stacks and BLAS buffers, TensorFlow) depends on the
+    machine's cores and libraries, not on the task.
+    """
+    if growth_bytes is None:
+        return None
+    limit_bytes = address_space_bytes() + growth_bytes
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit_bytes = min(limit_bytes, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
+    return limit_bytes
 
 
 @worker_process_init.connect
@@ -31,9 +45,8 @@ def limit_this_pool_process(sender=None, **_):
     from workers.app import app
 
     queue = "gpu" if "gpu" in app.amqp.queues.consume_from else "cpu"
-    limit_bytes = settings.pool_memory_limit_bytes(queue)
-    limit_address_space(limit_bytes)
+    limit_bytes = limit_address_space(settings.pool_memory_limit_bytes(queue))
     logger.info(
         "pool process address space: %s",
-        "unlimited" if limit_bytes is None else f"{limit_bytes / 2**20:.0f} MiB",
+        "unlimited" if limit_bytes is None else f"at most {limit_bytes / 2**20:.0f} MiB",
     )
