@@ -10,27 +10,36 @@ import pytest
 
 from tests.images import make_separable_images
 from tests.integration.conftest import run_submit, start_submit
-from tests.integration.test_submit_cli import redis_address, wait_until_gone
+from tests.integration.test_submit_cli import (
+    processes_mentioning,
+    redis_address,
+    wait_until_gone,
+)
 
 pytestmark = pytest.mark.integration
 
 
-def interrupt_once(client):
+def interrupt_once(client, job_id: str):
     client.send_signal(signal.SIGINT)
 
 
-def interrupt_twice(client):
-    """A second Ctrl-C while the first one is still stopping things."""
+def interrupt_twice(client, job_id: str):
+    """A second Ctrl-C while the first one is still stopping things: once its workers have
+    begun to go (the first was handled), and while the client is still running."""
+    workers = len(processes_mentioning(job_id))
     client.send_signal(signal.SIGINT)
-    time.sleep(0.2)
+    deadline = time.monotonic() + 30
+    while len(processes_mentioning(job_id)) >= workers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.poll() is None, "the client ended before a second Ctrl-C could reach it"
     client.send_signal(signal.SIGINT)
 
 
 KILLS = {
     "Ctrl-C": interrupt_once,
-    "SIGTERM": lambda client: client.send_signal(signal.SIGTERM),
-    "SIGHUP": lambda client: client.send_signal(signal.SIGHUP),
-    "SIGKILL": lambda client: client.send_signal(signal.SIGKILL),
+    "SIGTERM": lambda client, _: client.send_signal(signal.SIGTERM),
+    "SIGHUP": lambda client, _: client.send_signal(signal.SIGHUP),
+    "SIGKILL": lambda client, _: client.send_signal(signal.SIGKILL),
     "Ctrl-C twice": interrupt_twice,
 }
 
@@ -58,7 +67,7 @@ def test_resume_finishes_a_job_whose_client_was_killed(tmp_path, kill):
     arguments += ["--image-size", 8, "--cache-dir", cache, "--out", tmp_path / "first"]
     client, job_id = start_submit(arguments)
     seen = reached_epoch(client, 3)
-    kill(client)
+    kill(client, job_id)
     client.communicate(timeout=60)
     assert client.returncode != 0
     assert wait_until_gone(job_id) == []  # the workers

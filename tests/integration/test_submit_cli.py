@@ -93,7 +93,9 @@ def test_ctrl_c_stops_every_local_process(tmp_path):
         seen += line
         if "assembling" in line:
             break
-    time.sleep(2.0)
+    deadline = time.monotonic() + 60
+    while len(processes_mentioning(job_id)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert len(processes_mentioning(job_id)) >= 2  # the cpu and gpu workers
     assert processes_mentioning(redis_address(seen)) != []
     client.send_signal(signal.SIGINT)
