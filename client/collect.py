@@ -1,34 +1,17 @@
-"""Write a finished job's artifacts into the output folder.
-
-Each file is written under a temporary name and renamed into place, so an
-interrupted collect never leaves a half-written model behind.
-"""
+"""Write a finished job's artifacts into the output folder (``client.output``)."""
 
 import json
-import os
-from pathlib import Path
 
 from client import plots
+from client.output import OutputFolder
 from shared.metrics import ResultRejected, job_metrics
 from shared.shards import TRAINED_FILES, artifact_key
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
-def save_artifacts(store, artifact_keys, job_id: str, out_dir: Path) -> list[Path]:
-    """The files a train task saved, checked to be this job's, into ``out_dir``."""
+def save_artifacts(store, artifact_keys, job_id: str, output: OutputFolder) -> list:
+    """The files a train task saved, checked to be this job's, into ``output``."""
     artifact_keys = checked_artifacts(artifact_keys, job_id)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, key in artifact_keys.items():
-        path = out_dir / name
-        write_atomically(path, store.get_artifact(key))
-        written.append(path)
-    return written
+    return [output.write(name, store.get_artifact(key)) for name, key in artifact_keys.items()]
 
 
 def checked_artifacts(artifact_keys, job_id: str) -> dict:
@@ -50,14 +33,12 @@ def checked_artifacts(artifact_keys, job_id: str) -> dict:
     return {name: artifact_keys[name] for name in TRAINED_FILES}
 
 
-def save_metrics(metrics: dict, out_dir: Path) -> Path:
-    path = out_dir / "metrics.json"
-    write_atomically(path, (json.dumps(metrics, indent=2) + "\n").encode())
-    return path
+def save_metrics(metrics: dict, output: OutputFolder):
+    return output.write("metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
 
 
-def collect_training(store, job_id, record, options: dict, summaries, result, out: Path) -> dict:
-    """A training task's models and history plot into ``out``; returns its metrics.
+def collect_training(store, job_id, record, options: dict, summaries, result, output) -> dict:
+    """A training task's models and history plot into ``output``; returns its metrics.
 
     The caller adds the timings it knows and saves ``metrics.json``.
     """
@@ -66,7 +47,7 @@ def collect_training(store, job_id, record, options: dict, summaries, result, ou
     metrics = job_metrics(
         job_id, record.part("train").listing, options, summaries, result["metrics"]
     )
-    save_artifacts(store, result["artifacts"], job_id, out)
+    save_artifacts(store, result["artifacts"], job_id, output)
     title = f"{job_id}: {options['model']}, {options['optimizer']}"
-    plots.plot_history(metrics["history"], out, title)
+    plots.plot_history(metrics["history"], output, title)
     return metrics

@@ -80,6 +80,7 @@ def wait_for_decode(app, job_id, shards, on_progress, watch=_no_watch) -> list[d
     is already in the spec.
     """
     from jobs.canvas import decode_task_id
+    from jobs.part_checks import checked_summary
 
     results = [app.AsyncResult(decode_task_id(job_id, shard["index"])) for shard in shards]
     total = sum(len(shard["paths"]) for shard in shards)
@@ -95,8 +96,8 @@ def wait_for_decode(app, job_id, shards, on_progress, watch=_no_watch) -> list[d
             state = result.state
             if state == "PENDING":
                 pending.append(result.id)
-            if state == "SUCCESS":
-                summaries.append(result.result)
+            if state == "SUCCESS":  # a result anyone with the password may have written
+                summaries.append(checked_summary(result.result, shard))
                 done += len(shard["paths"])
             elif state == "FAILURE":
                 raise JobFailed(

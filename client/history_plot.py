@@ -6,9 +6,8 @@ milliseconds. The look follows the matplotlib plot it replaces: two panels,
 grid, legend, the job's title.
 """
 
+import io
 import math
-import os
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -82,8 +81,8 @@ def _panel(draw, box, history, metric, font) -> None:
         draw.text((right - 80, legend_y), name, fill="black", anchor="lm", font=font)
 
 
-def draw_history(history: list[dict], out_dir: Path, title: str) -> Path:
-    """``out_dir/history.png``, written under a temporary name then renamed."""
+def draw_history(history: list[dict], title: str) -> bytes:
+    """The plot as PNG bytes."""
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
     font = _font(13)
@@ -93,8 +92,6 @@ def draw_history(history: list[dict], out_dir: Path, title: str) -> Path:
         left = MARGIN["left"] + number * (panel_width + GAP)
         box = (left, MARGIN["top"], left + panel_width, HEIGHT - MARGIN["bottom"])
         _panel(draw, box, history, metric, font)
-    path = Path(out_dir) / "history.png"
-    temporary = path.with_name(f".{path.name}.partial")
-    image.save(temporary, format="PNG")
-    os.replace(temporary, path)
-    return path
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

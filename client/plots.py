@@ -1,7 +1,6 @@
 """Figures written next to the results: training history, comparisons, contact sheets."""
 
-import os
-from pathlib import Path
+import io
 
 
 def pyplot():
@@ -14,16 +13,15 @@ def pyplot():
     return plt
 
 
-def save_figure(figure, path: Path, title: str | None = None) -> Path:
-    """Title, tidy, and write under a temporary name then rename: never half a PNG."""
+def png_of(figure, title: str | None = None) -> bytes:
+    """Title, tidy, and draw as PNG bytes: ``OutputFolder.write`` puts them in place."""
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    temporary = path.with_name(f".{path.name}.partial")
-    figure.savefig(temporary, format="png", dpi=100)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
     pyplot().close(figure)
-    os.replace(temporary, path)
-    return path
+    return buffer.getvalue()
 
 
 def _per_epoch_axis(axis, label: str) -> None:
@@ -36,15 +34,15 @@ def _per_epoch_axis(axis, label: str) -> None:
     axis.legend()
 
 
-def plot_history(history: list[dict], out_dir: Path, title: str) -> Path:
-    """Loss and accuracy per epoch, train and held-out, side by side (drawn with Pillow:
-    matplotlib's import and layout cost a train job about a second)."""
+def plot_history(history: list[dict], output, title: str):
+    """``history.png``: loss and accuracy per epoch, train and held-out, side by side
+    (drawn with Pillow: matplotlib's import and layout cost a train job about a second)."""
     from client.history_plot import draw_history
 
-    return draw_history(history, out_dir, title)
+    return output.write("history.png", draw_history(history, title))
 
 
-def plot_comparison(rows: list[dict], out_dir: Path, title: str) -> Path:
+def plot_comparison(rows: list[dict], output, title: str):
     """Held-out accuracy and loss per epoch, one curve per run."""
     figure, axes = pyplot().subplots(1, 2, figsize=(11, 4))
     for axis, metric in zip(axes, ("val_accuracy", "val_loss")):
@@ -52,4 +50,4 @@ def plot_comparison(rows: list[dict], out_dir: Path, title: str) -> Path:
             values = [epoch.get(metric) for epoch in row["history"]]
             axis.plot(range(1, len(values) + 1), values, label=row["name"])
         _per_epoch_axis(axis, metric.replace("val_", "held-out "))
-    return save_figure(figure, out_dir / "compare.png", title)
+    return output.write("compare.png", png_of(figure, title))

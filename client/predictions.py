@@ -7,7 +7,6 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from client.collect import write_atomically
 from shared.listing import label_of
 from shared.metrics import ResultRejected
 from shared.shards import artifact_key
@@ -50,7 +49,7 @@ def prediction_rows(paths: list[str], probabilities: list[list[float]]) -> list[
     return sorted(rows, key=lambda row: id_sort_key(row["id"]))
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
+def write_csv(rows: list[dict], output, name: str) -> Path:
     """Kaggle's format: ``id,label`` with label = probability of the last label."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -60,11 +59,11 @@ def write_csv(rows: list[dict], path: Path) -> None:
     # A file name that is not UTF-8 (kept by Python as surrogates) is written
     # with its bytes escaped, so the CSV itself stays valid UTF-8.
     text = buffer.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    write_atomically(path, text.encode())
+    return output.write(name, text.encode())
 
 
-def write_rejected(rejected: list[dict], path: Path) -> None:
-    write_atomically(path, (json.dumps(rejected, indent=2) + "\n").encode())
+def write_rejected(rejected: list[dict], output, name: str) -> Path:
+    return output.write(name, (json.dumps(rejected, indent=2) + "\n").encode())
 
 
 def accuracy_against_names(rows: list[dict], labels: list[str], label_of) -> float | None:
@@ -81,11 +80,11 @@ def accuracy_against_names(rows: list[dict], labels: list[str], label_of) -> flo
     return right / len(scored)
 
 
-def contact_sheet(root: Path, rows: list[dict], labels: list[str], path: Path) -> None:
-    """The first images with their predicted label and its probability, 8 to a row."""
+def contact_sheet(root: Path, rows: list[dict], labels: list[str]) -> bytes:
+    """The first images with their predicted label and its probability, 8 to a row (PNG)."""
     from PIL import Image
 
-    from client.plots import pyplot, save_figure
+    from client.plots import png_of, pyplot
 
     shown = rows[:SHEET_IMAGES]
     columns = 8
@@ -100,28 +99,27 @@ def contact_sheet(root: Path, rows: list[dict], labels: list[str], path: Path) -
             axis.imshow(image.convert("RGB"))
         best = max(range(len(labels)), key=row["probabilities"].__getitem__)
         axis.set_title(f"{row['id']}: {labels[best]} {row['probabilities'][best]:.2f}", fontsize=8)
-    save_figure(figure, path)
+    return png_of(figure)
 
 
-def save_predictions(store, job_id: str, outcome: dict, part, labels: list[str], csv_path: Path):
-    """CSV, rejected files and contact sheet beside it; returns counts and accuracy.
+def save_predictions(store, job_id: str, outcome, part, labels: list[str], output, csv_name: str):
+    """CSV ``csv_name``, rejected files and contact sheet beside it, into ``output``;
+    returns counts and accuracy.
 
     Every path in the task's result must be one of the files the job listed:
     the contact sheet opens them, and nothing from Redis may name a file.
     """
     listing = part.listing
     listed = {path for shard in part.shards for path in shard["paths"]}
-    if outcome.get("predictions") != artifact_key(job_id, "predictions.json"):
-        raise ResultRejected(f"the predict task's result names {outcome.get('predictions')!r}")
+    check_outcome(outcome, job_id)
     table = checked_table(store.get_artifact(outcome["predictions"]), listed, len(labels))
     rows = prediction_rows(table["paths"], table["probabilities"])
     rejected = listing["rejected"] + checked_rejections(outcome["rejected"], listed)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, csv_path)
-    write_rejected(rejected, csv_path.with_suffix(".rejected.json"))
+    stem = Path(csv_name).stem
+    write_csv(rows, output, csv_name)
+    write_rejected(rejected, output, f"{stem}.rejected.json")
     if rows:
-        sheet = csv_path.with_suffix(".png")
-        contact_sheet(Path(listing["root"]), rows, labels, sheet)
+        output.write(f"{stem}.png", contact_sheet(Path(listing["root"]), rows, labels))
     return {
         "rows": len(rows),
         "rejected": rejected,
@@ -145,6 +143,21 @@ def print_summary(summary: dict, csv_path: Path, seconds: float, what="in all") 
         print(f"  rejected {item['path']}: {item['reason']}")
     if len(summary["rejected"]) > 10:
         print(f"  ... see {csv_path.with_suffix('.rejected.json')}")
+
+
+def check_outcome(outcome, job_id: str) -> None:
+    """The predict task's result: this job's predictions key, and its timing in seconds."""
+    if not isinstance(outcome, dict):
+        raise ResultRejected(f"the predict task's result is a {type(outcome).__name__}")
+    if outcome.get("predictions") != artifact_key(job_id, "predictions.json"):
+        raise ResultRejected(f"the predict task's result names {outcome.get('predictions')!r:.80}")
+    timings = outcome.get("timings")
+    if not isinstance(timings, dict) or not _is_number(timings.get("predict_s")):
+        raise ResultRejected(f"the predict task's timings are {timings!r:.80}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def checked_table(raw: bytes, listed: set, classes: int) -> dict:

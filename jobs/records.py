@@ -9,8 +9,10 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
+from jobs.record_checks import JOB_ID, PARTS, checked_record, shown
+
 JOBS_KEY = "catdog:jobs"  # sorted set: job id -> submission time
-KINDS = ("train", "compare", "predict")
+KINDS = tuple(PARTS)
 
 
 class JobNotFound(LookupError):
@@ -53,8 +55,9 @@ class JobRecord:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text) -> "JobRecord":
-        data = json.loads(text)
+    def from_json(cls, text, job_id: str) -> "JobRecord":
+        """The record of job ``job_id``, once every field is checked (``RecordRejected``)."""
+        data = checked_record(text, job_id)
         data["parts"] = [DataPart(**part) for part in data["parts"]]
         return cls(**data)
 
@@ -72,14 +75,29 @@ def save_record(store, record: JobRecord) -> None:
     pipeline.execute()
 
 
+def check_job_id(job_id) -> str:
+    """An id as ``new_job_id`` makes them: it names a folder of ``runs/`` and task ids."""
+    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
+        raise JobNotFound(
+            f"{shown(job_id)} is not a job id; ids look like 20261129-202606-0ba613"
+            " (`submit.py jobs` lists them)"
+        )
+    return job_id
+
+
 def load_record(redis_client, job_id: str) -> JobRecord:
-    stored = redis_client.get(record_key(job_id))
+    """Job ``job_id``'s record; refused (``RecordRejected``) unless it is one this project wrote.
+
+    Anyone with the password can write a record, so it must name the id that
+    was asked for, and every field is checked before the client uses it.
+    """
+    stored = redis_client.get(record_key(check_job_id(job_id)))
     if stored is None:
         raise JobNotFound(
             f"no job {job_id} in this cluster (records expire after CATDOG_ARTIFACT_TTL_HOURS);"
             " use the same --broker, or the same --cache-dir for a local cluster"
         )
-    return JobRecord.from_json(stored)
+    return JobRecord.from_json(stored, job_id)
 
 
 def recent_job_ids(redis_client, count: int) -> list[str]:

@@ -74,6 +74,31 @@ def _bool_as_number(value, kind) -> bool:
     return isinstance(value, bool) and kind is not bool
 
 
+def check_worker_metrics(worker) -> dict:
+    """The train task's metrics, down to what the client reads inside them.
+
+    The history is plotted and the timings are printed: a forged entry must
+    be refused here, not crash the plot or the summary line.
+    """
+    what = "the train task's metrics"
+    check(worker, WORKER_FIELDS, what)
+    if not all(_are_numbers(epoch) for epoch in worker["history"]):
+        raise ResultRejected(f"{what}: history is not a list of numbers per epoch")
+    timings = worker["timings"]
+    if not _are_numbers(timings) or not isinstance(timings.get("train_s"), NUMBER):
+        raise ResultRejected(f"{what}: timings are not seconds with train_s: {timings!r:.80}")
+    return worker
+
+
+def _are_numbers(values) -> bool:
+    """``{name: number or None}``, as Keras's logs per epoch and the timings are."""
+    return isinstance(values, dict) and all(
+        isinstance(name, str) and (value is None or isinstance(value, NUMBER))
+        and not isinstance(value, bool)
+        for name, value in values.items()
+    )  # fmt: skip
+
+
 def job_metrics(job_id: str, listing: dict, options: dict, summaries, worker: dict) -> dict:
     """``metrics.json`` of one training run, in the declared order."""
     decode_rejected = [item for summary in summaries for item in summary["rejected"]]
@@ -88,5 +113,5 @@ def job_metrics(job_id: str, listing: dict, options: dict, summaries, worker: di
             "reused": sum(1 for summary in summaries if summary["reused"]),
         },
     }
-    values |= check(worker, WORKER_FIELDS, "the train task's metrics")
+    values |= check_worker_metrics(worker)
     return {name: values[name] for name in JOB_FIELDS}

@@ -12,6 +12,7 @@ from client.commands.common import (
     upload_weights,
 )
 from client.flow import run_job
+from client.output import OutputFolder
 from client.session import new_job_id
 from jobs import compare as compare_job
 from jobs.records import DataPart, JobRecord, listing_summary
@@ -63,12 +64,12 @@ def log_dir(args, out: Path, job_id: str) -> Path:
 
 
 def collect_results(session, record, followed, out: Path, timings: dict, started: float) -> dict:
-    summaries = followed.summaries["train"]
+    summaries, output = followed.summaries["train"], OutputFolder(out)
     table = [
-        _collect_run(session.store, record, run, followed.outcomes[run["name"]], summaries, out)
+        _collect_run(session.store, record, run, followed.outcomes[run["name"]], summaries, output)
         for run in record.runs
     ]
-    _write_comparison(table, out, record.job_id)
+    _write_comparison(table, output, record.job_id)
     return {"table": table, "seconds": time.perf_counter() - started}
 
 
@@ -78,18 +79,20 @@ def report(collected: dict, out: Path) -> int:
     return 0 if all(row["state"] == "succeeded" for row in table) else 1
 
 
-def _collect_run(store, record, run, outcome, summaries, out_dir) -> dict:
+def _collect_run(store, record, run, outcome, summaries, output: OutputFolder) -> dict:
     options = run["options"]
     row = {"name": run["name"], "optimizer": options["optimizer"]}
     row["learning_rate"] = options["learning_rate"]
     if outcome["state"] != "SUCCESS":
         return row | {"state": "failed", "error": outcome["error"]}
     result = outcome["result"]
-    run_dir = out_dir / run["name"]
+    run_output = output.subfolder(run["name"])
     run_id = compare_job.run_job_id(record.job_id, run["name"])
-    metrics = collect.collect_training(store, run_id, record, options, summaries, result, run_dir)
+    metrics = collect.collect_training(
+        store, run_id, record, options, summaries, result, run_output
+    )
     metrics["timings"] = result["metrics"]["timings"]
-    collect.save_metrics(metrics, run_dir)
+    collect.save_metrics(metrics, run_output)
     return row | {
         "state": "succeeded",
         "test_accuracy": metrics["test_accuracy"],
@@ -101,12 +104,9 @@ def _collect_run(store, record, run, outcome, summaries, out_dir) -> dict:
     }
 
 
-def _write_comparison(table: list[dict], out_dir: Path, job_id: str) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    collect.write_atomically(
-        out_dir / "compare.json", (json.dumps(table, indent=2) + "\n").encode()
-    )
-    plots.plot_comparison([row for row in table if row["state"] == "succeeded"], out_dir, job_id)
+def _write_comparison(table: list[dict], output: OutputFolder, job_id: str) -> None:
+    output.write("compare.json", (json.dumps(table, indent=2) + "\n").encode())
+    plots.plot_comparison([row for row in table if row["state"] == "succeeded"], output, job_id)
 
 
 def _print_table(table: list[dict], out_dir: Path, seconds: float) -> None:

@@ -15,7 +15,8 @@ from client.follow import release_results
 from client.job_status import job_status
 from client.session import connect
 from jobs import kinds
-from jobs.records import load_record, recent_job_ids
+from jobs.record_checks import RecordRejected
+from jobs.records import check_job_id, load_record, recent_job_ids
 from shared import dead_letters, settings
 from shared.job_state import JobState
 
@@ -44,7 +45,10 @@ def run_jobs(args) -> int:
             try:
                 record = load_record(session.store.redis, job_id)
             except LookupError:
-                continue  # expired
+                continue  # expired, or an entry that is no job id
+            except RecordRejected as error:  # one forged record hides no other job
+                print(f"error: {error}", file=sys.stderr)
+                continue
             rows.append(job_status(session, record))
             release_results(session.app, kinds.all_task_ids(record))
         buried = len(dead_letters.dead_letters(session.store.redis))
@@ -66,7 +70,7 @@ def run_fetch(args) -> int:
         session = _control_session(args, stack)
         record = load_record(session.store.redis, args.job_id)
         collector = collector_for(record.kind)
-        out = collector.output_path(args.out, record.job_id)
+        out = collector.output_path(args.out, args.job_id)  # what the user typed, never Redis
         timings = {}
         followed = flow.follow(session, stack, record, timings)
         collected = collector.collect_results(session, record, followed, out, timings, started)
@@ -108,11 +112,12 @@ def run_deadletters(args) -> int:
 def run_resume(args) -> int:
     """Send an interrupted job's tasks again; it goes on from its shards and checkpoints."""
     started = time.perf_counter()
+    check_job_id(args.job_id)  # it names the local cluster's log folder
     with ExitStack() as stack:
         session = connect(args, args.job_id, None, stack)
         record = load_record(session.store.redis, args.job_id)
         collector = collector_for(record.kind)
-        out = collector.output_path(args.out, record.job_id)
+        out = collector.output_path(args.out, args.job_id)  # what the user typed, never Redis
         session.start_workers(flow.data_roots(record))
         timings = dict(session.timings)
         # A cancelled job resumed runs again (the job's own flag, and each run's).

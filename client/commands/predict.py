@@ -7,6 +7,7 @@ from pathlib import Path
 from client import predictions
 from client.commands.common import require_images, require_standing_cluster_for_detach
 from client.flow import run_job
+from client.output import OutputFolder
 from client.session import new_job_id
 from jobs.records import DataPart, JobRecord, listing_summary
 from shared import settings
@@ -73,9 +74,11 @@ def log_dir(args, out: Path, job_id: str) -> Path:
 def collect_results(session, record, followed, out: Path, timings: dict, started: float) -> dict:
     result = followed.outcomes["prediction"]["result"]
     options = record.prediction["options"]
+    # The folder the user named holds the CSV and the files beside it.
     summary = predictions.save_predictions(
-        session.store, record.job_id, result, record.part("predict"), options["labels"], out
-    )
+        session.store, record.job_id, result, record.part("predict"), options["labels"],
+        OutputFolder(out.parent), out.name,
+    )  # fmt: skip
     return summary | {"seconds": time.perf_counter() - started}
 
 

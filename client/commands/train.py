@@ -15,6 +15,7 @@ from client.commands.common import (
     upload_weights,
 )
 from client.flow import run_job
+from client.output import OutputFolder
 from client.session import new_job_id
 from jobs.records import DataPart, JobRecord, listing_summary
 from shared.layout import DESCRIPTIONS
@@ -77,11 +78,12 @@ def log_dir(args, out: Path, job_id: str) -> Path:
 
 def collect_results(session, record, followed, out: Path, timings: dict, started: float) -> dict:
     """Models, plot and metrics into ``out``; the predictions too, if the job made them."""
+    output = OutputFolder(out)
     outcome = followed.outcomes["training"]["result"]
     collect_started = time.perf_counter()
     metrics = collect.collect_training(
         session.store, record.job_id, record, record.options, followed.summaries["train"],
-        outcome, out,
+        outcome, output,
     )  # fmt: skip
     timings["collect_s"] = time.perf_counter() - collect_started
     predicted = None
@@ -89,12 +91,12 @@ def collect_results(session, record, followed, out: Path, timings: dict, started
         result = followed.outcomes["prediction"]["result"]
         predicted = predictions.save_predictions(
             session.store, record.job_id, result, record.part("predict"), record.options["labels"],
-            out / "predictions.csv",
+            output, "predictions.csv",
         )  # fmt: skip
         timings["predict_s"] = result["timings"]["predict_s"]
     timings["total_s"] = time.perf_counter() - started
     metrics["timings"] = timings | outcome["metrics"]["timings"]
-    collect.save_metrics(metrics, out)
+    collect.save_metrics(metrics, output)
     return {"metrics": metrics, "predicted": predicted}
 
 

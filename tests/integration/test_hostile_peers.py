@@ -10,6 +10,12 @@ import json
 import pytest
 import redis
 
+from client.local_cluster import REPOSITORY_ROOT
+from client.session import new_job_id
+from jobs import kinds
+from jobs.records import JobRecord, record_key
+from shared.shard_builder import mark_cached
+from shared.shards import connect_store
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit
 
@@ -72,3 +78,91 @@ def test_a_forged_result_naming_a_path_outside_is_refused(cluster, cluster_app, 
     assert last_line.startswith("error: the train task's result names files"), fetched.stderr
     assert not (tmp_path / "inner" / "escaped.txt").exists()
     assert not list(tmp_path.rglob("escaped.txt"))
+
+
+@pytest.fixture(scope="module")
+def finished_job(cluster, tmp_path_factory) -> str:
+    """A train job run to its end once: its record, result and models to forge from."""
+    folder = tmp_path_factory.mktemp("finished")
+    make_separable_images(folder / "data", per_label=10)
+    arguments = ["train", "--data", folder / "data", "--epochs", 1, "--image-size", 8]
+    process = run_submit([*arguments, "--out", folder / "out"], cluster_environment(cluster))
+    assert process.returncode == 0, process.stderr
+    return json.loads((folder / "out" / "metrics.json").read_text())["job_id"]
+
+
+def cluster_environment(cluster) -> dict:
+    return clean_environment() | cluster.environment()
+
+
+def forge_job(cluster, cluster_app, finished_job, named=None, **changes) -> str:
+    """A record under a new id, built from a finished job's, naming itself ``named``.
+
+    The tasks it names are stored as succeeded with the finished job's
+    models copied under the keys of its own id, so a client that trusts the
+    record collects it. Returns the id the record is stored under, which a
+    user would type.
+    """
+    store = connect_store(cluster.store_url("client"))
+    asked = new_job_id()
+    record = json.loads(store.redis.get(record_key(finished_job)))
+    mark_cached(store, record["parts"][0]["shards"])  # no decode task to wait for
+    record |= {"job_id": named or asked, **changes}
+    forged = JobRecord(record["job_id"], record["kind"], [], runs=record["runs"])
+    result = cluster_app.AsyncResult(f"{finished_job}-train").result
+    for state_id, task_id in zip(kinds.state_ids(forged), kinds.followed_tasks(forged).values()):
+        artifacts = {
+            name: store.put_artifact(state_id, name, store.get_artifact(key))
+            for name, key in result["artifacts"].items()
+        }
+        cluster_app.backend.store_result(task_id, result | {"artifacts": artifacts}, "SUCCESS")
+    store.redis.set(record_key(asked), json.dumps(record), ex=3600)
+    return asked
+
+
+def assert_refused(process, *words) -> None:
+    assert process.returncode == 1, process.stdout + process.stderr
+    last_line = process.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: "), process.stderr
+    assert "Traceback" not in process.stderr
+    for word in words:
+        assert word in last_line, last_line
+
+
+def test_a_forged_compare_run_name_leaving_the_output_folder_is_refused(
+    cluster, cluster_app, finished_job, tmp_path
+):
+    store = connect_store(cluster.store_url("client"))
+    options = json.loads(store.redis.get(record_key(finished_job)))["options"]
+    runs = [{"name": "../../escaped", "options": options}]
+    asked = forge_job(cluster, cluster_app, finished_job, kind="compare", options=None, runs=runs)
+    out = tmp_path / "inner" / "deeper" / "out"
+    fetched = run_submit(["fetch", asked, "--out", out], cluster_environment(cluster))
+    assert_refused(fetched, "runs[0].name", "../../escaped")
+    escaped = tmp_path / "inner" / "escaped"  # out/../../escaped
+    for name in ("model.keras", "model.h5", "metrics.json", "history.png"):
+        assert not (escaped / name).exists()
+    assert not list(tmp_path.rglob("escaped"))
+    assert not out.exists() or not list(out.rglob("*"))
+
+
+@pytest.mark.parametrize("with_out", [False, True])
+def test_a_forged_train_record_naming_an_absolute_path_is_refused(
+    cluster, cluster_app, finished_job, tmp_path, with_out
+):
+    target = tmp_path / "target"
+    asked = forge_job(cluster, cluster_app, finished_job, named=str(target))
+    arguments = ["fetch", asked] + (["--out", tmp_path / "out"] if with_out else [])
+    fetched = run_submit(arguments, cluster_environment(cluster))
+    assert_refused(fetched, "job_id", str(target)[:40])
+    assert not target.exists() and not list(tmp_path.rglob("model.keras"))
+    assert not (REPOSITORY_ROOT / "runs" / asked).exists()
+
+
+def test_a_record_of_another_job_is_refused(cluster, cluster_app, finished_job, tmp_path):
+    store = connect_store(cluster.store_url("client"))
+    asked = new_job_id()
+    store.redis.set(record_key(asked), store.redis.get(record_key(finished_job)), ex=3600)
+    fetched = run_submit(["fetch", asked, "--out", tmp_path / "out"], cluster_environment(cluster))
+    assert_refused(fetched, "job_id", finished_job)
+    assert not (tmp_path / "out" / "model.keras").exists()

@@ -5,7 +5,9 @@ import math
 import pytest
 from PIL import Image
 
-from client.history_plot import draw_history, nice_ticks
+from client.history_plot import nice_ticks
+from client.output import OutputFolder
+from client.plots import plot_history
 
 
 @pytest.mark.parametrize(
@@ -37,7 +39,7 @@ def test_ticks_of_no_finite_values_are_none():
     ],
 )
 def test_any_history_makes_a_png_and_no_partial_file(tmp_path, history):
-    path = draw_history(history, tmp_path, "job: mlp, sgd")
+    path = plot_history(history, OutputFolder(tmp_path), "job: mlp, sgd")
     assert path == tmp_path / "history.png"
     with Image.open(path) as image:
         assert image.format == "PNG" and image.size == (1000, 400)

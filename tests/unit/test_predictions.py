@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from client.output import OutputFolder
 from client.predictions import (
     accuracy_against_names,
     id_sort_key,
@@ -40,7 +41,7 @@ def test_rows_need_one_probability_row_per_path():
 
 def test_csv_holds_the_probability_of_the_last_label(tmp_path):
     rows = prediction_rows(["2.jpg", "1.jpg"], [[0.25, 0.75], [0.9, 0.1]])
-    write_csv(rows, tmp_path / "predictions.csv")
+    write_csv(rows, OutputFolder(tmp_path), "predictions.csv")
     with open(tmp_path / "predictions.csv", newline="") as csv_file:
         assert list(csv.reader(csv_file)) == [["id", "label"], ["1", "0.100000"], ["2", "0.750000"]]
     assert not list(tmp_path.glob(".*partial"))
@@ -48,7 +49,7 @@ def test_csv_holds_the_probability_of_the_last_label(tmp_path):
 
 def test_rejected_files_are_written_as_json(tmp_path):
     rejected = [{"path": "3.jpg", "reason": "empty file (0 bytes)"}]
-    write_rejected(rejected, tmp_path / "r.json")
+    write_rejected(rejected, OutputFolder(tmp_path), "r.json")
     assert json.loads((tmp_path / "r.json").read_text()) == rejected
 
 
@@ -114,6 +115,6 @@ def test_files_of_the_same_name_in_two_folders_keep_distinct_ids():
 def test_a_file_name_that_is_not_utf8_is_written_escaped(tmp_path):
     name = b"\xff\xfe7.jpg".decode("utf-8", "surrogateescape")  # as os.listdir gives it
     rows = prediction_rows([name, "1.jpg"], [[0.5, 0.5], [0.1, 0.9]])
-    write_csv(rows, tmp_path / "predictions.csv")
+    write_csv(rows, OutputFolder(tmp_path), "predictions.csv")
     lines = (tmp_path / "predictions.csv").read_text(encoding="utf-8").splitlines()
     assert lines == ["id,label", "1,0.900000", "\\xff\\xfe7,0.500000"]
