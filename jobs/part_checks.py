@@ -6,15 +6,11 @@ relative path that stays inside it, and a decode summary must be its own
 shard's. See ``jobs.record_checks`` for the rest of the record.
 """
 
-import re
-
 from shared.layout import LAYOUTS
 from shared.metrics import ResultRejected
-from shared.options import OptionsError, check_image_size
+from shared.task_arguments import TaskRefused, check_shard, is_relative_path
 
-SHARD_KEY = re.compile(r"catdog:shard:[0-9a-f]{64}")
 LISTING_FIELDS = {"root", "total", "rejected", "layout"}
-SHARD_FIELDS = {"key", "index", "paths", "image_size"}
 SUMMARY_FIELDS = {"key", "index", "images", "used", "rejected", "bytes", "reused"}
 
 
@@ -22,13 +18,6 @@ def shown(value, limit: int = 80) -> str:
     """``repr`` cut to ``limit`` characters: one line, however long what was received."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def is_relative_path(path) -> bool:
-    """A path under a data folder: relative, and no part of it climbs out (no ``..``)."""
-    if not isinstance(path, str) or not path or "\x00" in path or path.startswith(("/", "\\")):
-        return False
-    return all(part not in ("", ".", "..") for part in re.split(r"[/\\]", path))
 
 
 def whole(value, low: int = 0) -> bool:
@@ -88,25 +77,13 @@ def _are_rejections(rejected, path_allowed) -> bool:
 
 
 def _check_shard(refuse, field: str, shard, indexes: set) -> None:
-    if not isinstance(shard, dict) or not SHARD_FIELDS <= set(shard) <= SHARD_FIELDS | {"cached"}:
-        refuse(field, sorted(shard) if isinstance(shard, dict) else shard, "a shard spec")
-    if not isinstance(shard["key"], str) or not SHARD_KEY.fullmatch(shard["key"]):
-        refuse(f"{field}.key", shard["key"], "catdog:shard:<sha256>")
-    if not whole(shard["index"]) or shard["index"] in indexes:
+    try:  # the checks a worker makes of the same spec in a task
+        check_shard(shard, max_shard_bytes=None)
+    except TaskRefused as error:
+        refuse.because(f"{field}: {error}")
+    if shard["index"] in indexes:
         refuse(f"{field}.index", shard["index"], "a shard number of its own")
     indexes.add(shard["index"])
-    paths = shard["paths"]
-    if not isinstance(paths, list) or not paths or not all(map(is_relative_path, paths)):
-        bad = (
-            [path for path in paths if not is_relative_path(path)]
-            if isinstance(paths, list)
-            else paths
-        )
-        refuse(f"{field}.paths", bad or paths, "relative paths inside the data folder")
-    try:
-        check_image_size(shard["image_size"])
-    except OptionsError as error:
-        refuse.because(f"{field}.image_size: {error}")
     if "cached" in shard:
         try:
             checked_summary(shard["cached"], shard)

@@ -16,13 +16,13 @@ from jobs.part_checks import checked_parts, shown
 from shared.metrics import ResultRejected
 from shared.options import OptionsError, PredictOptions, TrainingOptions
 from shared.shards import artifact_key
+from shared.task_arguments import INPUT_MODELS
 
 # What client.session.new_job_id makes: the time, then three random bytes.
 JOB_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
 # Compare names its runs after the optimizer, and the rate with a grid ("sgd-0.01",
 # "adam-1e+06"): each is a folder of the output and part of a task id.
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
-INPUT_MODELS = ("input-model.h5", "input-model.keras")  # what ``predict`` uploads
 # The parts each kind of job has, by role, in order.
 PARTS = {
     "train": (["train"], ["train", "predict"]),

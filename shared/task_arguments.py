@@ -16,10 +16,12 @@ from shared.shards import TRAINED_FILES
 
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 SHARD_KEY = re.compile(r"^catdog:shard:[0-9a-f]{64}$")
-# A job's model, as ``shared.shards.artifact_key`` names it.
+# What ``predict`` uploads as its model: ``input-model.keras`` or ``.h5``.
+INPUT_MODELS = tuple(f"input-{name}" for name in TRAINED_FILES)
+# A job's model (trained, or uploaded by ``predict``), as ``shared.shards.artifact_key`` names it.
 MODEL_KEY = re.compile(
     r"^catdog:job:[A-Za-z0-9][A-Za-z0-9_.-]{0,127}:artifact:("
-    + "|".join(re.escape(name) for name in TRAINED_FILES)
+    + "|".join(re.escape(name) for name in (*TRAINED_FILES, *INPUT_MODELS))
     + ")$"
 )
 MAX_PATH_LENGTH = 4096  # PATH_MAX on Linux
@@ -60,20 +62,27 @@ def check_data_root(data_root) -> str:
     return data_root
 
 
-def check_relative_path(path) -> str:
-    _require(
+def is_relative_path(path) -> bool:
+    """A path under a data folder: relative, and no part of it empty, ``.`` or ``..``."""
+    return (
         isinstance(path, str)
         and 0 < len(path) <= MAX_PATH_LENGTH
         and "\x00" not in path
-        and not path.startswith("/")
-        and ".." not in path.split("/"),
+        and all(part not in ("", ".", "..") for part in path.split("/"))
+    )
+
+
+def check_relative_path(path) -> str:
+    _require(
+        is_relative_path(path),
         f"a shard's paths must be relative paths inside the data folder, received {path!r:.200}",
     )
     return path
 
 
-def check_shard(shard, max_shard_bytes: int) -> dict:
-    """One shard spec (``shared.listing.plan_shards``), its pixel bytes within the bound."""
+def check_shard(shard, max_shard_bytes: int | None) -> dict:
+    """One shard spec (``shared.listing.plan_shards``), its pixel bytes within the bound
+    (None: any size, for a client reading a record that another client planned)."""
     _require(isinstance(shard, dict), f"a shard must be a JSON object, received {shard!r:.80}")
     unknown = sorted(map(str, set(shard) - SHARD_FIELDS))
     _require(not unknown, f"unknown shard fields {unknown[:5]}; known: {sorted(SHARD_FIELDS)}")
@@ -97,13 +106,13 @@ def check_shard(shard, max_shard_bytes: int) -> dict:
         f"shard {index}: paths must be a non-empty list, received {type(paths).__name__}",
     )
     pixel_bytes = len(paths) * image_size * image_size * 3
-    _require(
-        # A shard holds one image at least, however large (shared.listing.images_per_shard).
-        pixel_bytes <= max_shard_bytes or len(paths) == 1,
-        f"shard {index}: {len(paths)} images of {image_size} px make {pixel_bytes:,} bytes of"
-        f" pixels, over this worker's bound of {max_shard_bytes:,} (CATDOG_SHARD_MAX_BYTES);"
-        " plan smaller shards (--shard-size)",
-    )
+    # A shard holds one image at least, however large (shared.listing.images_per_shard).
+    if max_shard_bytes is not None and pixel_bytes > max_shard_bytes and len(paths) > 1:
+        raise TaskRefused(
+            f"shard {index}: {len(paths)} images of {image_size} px make {pixel_bytes:,} bytes"
+            f" of pixels, over this worker's bound of {max_shard_bytes:,}"
+            " (CATDOG_SHARD_MAX_BYTES); plan smaller shards (--shard-size)"
+        )
     for path in paths:
         check_relative_path(path)
     _require(len(set(paths)) == len(paths), f"shard {index}: a path is listed more than once")

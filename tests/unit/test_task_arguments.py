@@ -90,6 +90,8 @@ def test_data_roots_must_be_absolute_paths(data_root):
 def test_model_keys_must_name_a_jobs_model():
     good = "catdog:job:20261129-202606-0ba613:artifact:model.keras"
     assert check_model_key(good) == good
+    uploaded = good.replace("model.keras", "input-model.h5")  # what `predict --model` sends
+    assert check_model_key(uploaded) == uploaded
     for bad in ["catdog:shard:" + "a" * 64, good.replace("model.keras", "x"), good + "\n", 1]:
         with pytest.raises(TaskRefused, match="model_key must name"):
             check_model_key(bad)
