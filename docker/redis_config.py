@@ -9,8 +9,10 @@ starts, into a volume that only it and Redis mount:
 
 The users are those of ``shared/redis_acl.py``: ``admin`` may do everything; ``worker``,
 ``client`` and ``flower`` may not run the ``@admin`` and ``@dangerous`` commands (``CONFIG``,
-``FLUSHALL``, ``SHUTDOWN``, ``KEYS``, ``DEBUG``, ``MODULE``, ...); ``default`` is off (with
-its permissions kept: see ``DEFAULT_USER``). The passwords go into the file, so they are on
+``FLUSHALL``, ``SHUTDOWN``, ``KEYS``, ``DEBUG``, ``MODULE``, ...) and reach only the keys
+and channels of their role, with Redis 7's key selectors (the redis service runs 7.4:
+read-only keys for the client and Flower); ``default`` is off (with its permissions kept:
+see ``DEFAULT_USER``). The passwords go into the file, so they are on
 no command line (``docker inspect``, ``ps``).
 
 Environment:
@@ -59,8 +61,8 @@ def passwords_from(environ) -> dict[str, str]:
 
 
 def acl_users(passwords: dict[str, str]) -> list[str]:
-    """The ``user`` lines of ``shared/redis_acl.py`` (its docstring says why each)."""
-    return redis_acl.acl_lines(passwords)
+    """The ``user`` lines of ``shared/redis_acl.py`` (its docstring says why each), for Redis 7."""
+    return redis_acl.acl_lines(passwords, redis_acl.SELECTORS_SINCE)
 
 
 def render(environ) -> str:
@@ -86,7 +88,8 @@ def render(environ) -> str:
         "appendfsync everysec",
         "save 60 1",
         # The users (shared/redis_acl.py): admin may do everything; worker, client and
-        # flower no @admin or @dangerous command; default off (redis_acl.DEFAULT_USER).
+        # flower no @admin or @dangerous command and only their role's keys and channels;
+        # default off (redis_acl.DEFAULT_USER).
         *acl_users(passwords),
     ]
     return "\n".join(lines) + "\n"

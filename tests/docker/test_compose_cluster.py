@@ -146,21 +146,30 @@ FORBIDDEN = (
 NOBODY = (["DEBUG", "SLEEP", "0"], ["MODULE", "LOAD", "/tmp/module.so"])
 
 
+# A key each user may write (shared/redis_acl.py): the probe of "what the cluster does".
+WRITABLE = {
+    "worker": "catdog:test:worker",
+    "client": "catdog:job:acl-probe:cancel",
+    "flower": "celeryev.acl-probe",
+}
+
+
 @pytest.mark.parametrize("role", ["worker", "client", "flower"])
 def test_a_services_redis_user_cannot_reconfigure_wipe_or_stop_redis(compose_cluster, role):
     import redis
 
     user = compose_cluster.redis(role, client_name=PROBE)
+    key = WRITABLE[role]
     try:
-        user.set(f"catdog:test:{role}", "written")  # what the cluster does: allowed
+        user.set(key, "written")  # what the cluster does: allowed
         for command in FORBIDDEN:
             with pytest.raises(redis.exceptions.NoPermissionError):
                 user.execute_command(*command)
         for command in NOBODY:
             with pytest.raises(redis.ResponseError, match="command not allowed"):
                 user.execute_command(*command)
-        assert user.get(f"catdog:test:{role}") == b"written"  # nothing was wiped
-        assert user.delete(f"catdog:test:{role}") == 1
+        assert user.get(key) == b"written"  # nothing was wiped
+        assert user.delete(key) == 1
     finally:
         user.close()
     admin = compose_cluster.redis()
@@ -403,10 +412,11 @@ def _celery_processes(container: str) -> tuple[int, list[int]]:
 
 
 def _ping(cluster, hostname: str) -> list:
-    """Celery's ``inspect ping`` of one worker, sent as the client user."""
+    """Celery's ``inspect ping`` of one worker, sent as the flower user: inspecting workers is
+    Flower's part (shared/redis_acl.py), the client user has no pidbox reply queue."""
     from celery import Celery
 
-    app = Celery("catdog-test-ping", broker=cluster.broker_url())
+    app = Celery("catdog-test-ping", broker=cluster.redis_url("flower"))
     try:
         return app.control.ping(destination=[hostname], timeout=10)
     finally:

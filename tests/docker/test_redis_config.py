@@ -41,8 +41,12 @@ def test_the_config_holds_the_acl_users_and_never_evicts(redis_config):
     assert users[0] == "user default off ~* &* +@all"
     assert users[1:] == redis_acl.acl_lines(PASSWORDS)[1:]
     assert f"user admin on >{PASSWORDS['admin']} ~* &* +@all" in users
+    # Compose runs Redis 7.4: the rules with key selectors (read-only keys for client, Flower).
     for role in ("worker", "client", "flower"):
-        assert f"user {role} on >{PASSWORDS[role]} {redis_acl.LIMITED_RULES}" in users
+        rules = " ".join(redis_acl.role_rules(role, (7, 0)))
+        assert f"user {role} on >{PASSWORDS[role]} {rules}" in users
+        assert "-@admin -@dangerous" in rules and "resetkeys" in rules
+    assert "%R~celery-task-meta-*" in users[3]  # client: reads results, writes none
     lines = directives(text)
     assert not [line for line in lines if line[0] in ("requirepass", "rename-command")]
     assert ["maxmemory-policy", "noeviction"] in lines

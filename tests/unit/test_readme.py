@@ -1,10 +1,12 @@
 """The README says what the code does: its tables name what the code declares."""
 
+import dataclasses
 import re
 from pathlib import Path
 
 from client.arguments import build_parser
 from shared.metrics import JOB_FIELDS
+from shared.options import TrainingOptions
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -30,3 +32,13 @@ def test_every_train_option_is_in_the_readme():
     options -= {"-h", "--help"}
     missing = sorted(option for option in options if f"`{option}" not in README)
     assert missing == []
+
+
+def test_every_test_the_readme_names_exists():
+    tests = Path(__file__).resolve().parents[1]
+    code = "".join(path.read_text() for path in tests.rglob("test_*.py"))
+    # Metrics fields and options that begin with test_ (test_accuracy, test_size) are not tests.
+    fields = set(JOB_FIELDS) | {field.name for field in dataclasses.fields(TrainingOptions)}
+    named = set(re.findall(r"`(test_[a-z0-9_]+)`", README)) - fields
+    missing = sorted(name for name in named if f"def {name}" not in code)
+    assert named and missing == []
