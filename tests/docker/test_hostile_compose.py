@@ -27,7 +27,7 @@ def workers(cluster) -> dict:
     }
 
 
-def consumed_queues(app) -> list[str]:
+def consumed_queues(inspector) -> list[str]:
     for _ in range(30):  # a worker that has just started answers once it is ready
         queues = app.control.inspect(timeout=2).active_queues() or {}
         names = sorted(queue["name"] for entries in queues.values() for queue in entries)
@@ -38,7 +38,17 @@ def consumed_queues(app) -> list[str]:
 
 @pytest.fixture
 def app(compose_cluster):
+    """As the holder of the client password."""
     with client_app({"CELERY_BROKER_URL": compose_cluster.broker_url()}, PROBE) as running:
+        yield running
+
+
+@pytest.fixture
+def inspector(compose_cluster):
+    """As Flower's user, whose password must not stop workers either: replies to control
+    messages need a reply queue, which the client user may not write."""
+    url = compose_cluster.redis_url("flower")
+    with client_app({"CELERY_BROKER_URL": url}, "inspector") as running:
         yield running
 
 
@@ -47,7 +57,7 @@ def outcome(result, timeout=120):
     return result.state, str(result.result)
 
 
-def test_absurd_arguments_are_refused_and_no_worker_restarts(compose_cluster, app):
+def test_absurd_arguments_are_refused_and_no_worker_restarts(compose_cluster, app, inspector):
     before = workers(compose_cluster)
     poison = app.send_task("catdog.decode_shard", args=["poison", "/data", POISON], queue="cpu")
     state, error = outcome(poison)
@@ -61,10 +71,10 @@ def test_absurd_arguments_are_refused_and_no_worker_restarts(compose_cluster, ap
     state, error = outcome(train)
     assert state == "FAILURE" and "314,572,800 bytes of pixels" in error
     assert workers(compose_cluster) == before
-    assert consumed_queues(app) == ["cpu", "cpu", "gpu"]
+    assert consumed_queues(inspector) == ["cpu", "cpu", "gpu"]
 
 
-def test_remote_control_cannot_stop_or_reconfigure_workers(compose_cluster, app):
+def test_remote_control_cannot_stop_or_reconfigure_workers(compose_cluster, app, inspector):
     before = workers(compose_cluster)
     for command, arguments in (
         ("shutdown", {}),
@@ -72,15 +82,15 @@ def test_remote_control_cannot_stop_or_reconfigure_workers(compose_cluster, app)
         ("pool_restart", {}),
         ("autoscale", {"max": 8, "min": 1}),
     ):
-        replies = app.control.broadcast(command, arguments=arguments, reply=True, timeout=5)
+        replies = inspector.control.broadcast(command, arguments=arguments, reply=True, timeout=5)
         assert len(replies) == 3, replies
         assert all("is refused" in next(iter(r.values()))["error"] for r in replies), replies
     app.control.shutdown()
     assert workers(compose_cluster) == before
-    assert consumed_queues(app) == ["cpu", "cpu", "gpu"]
+    assert consumed_queues(inspector) == ["cpu", "cpu", "gpu"]
 
 
-def test_workers_started_on_a_queue_holding_poison_start_clean(compose_cluster, app):
+def test_workers_started_on_a_queue_holding_poison_start_clean(compose_cluster, app, inspector):
     """The message waits while no CPU worker runs; the workers then start, refuse it, and
     stay up; one whose three earlier tries died is dead-lettered unrun."""
     compose_cluster.run("stop", "cpu-worker")
@@ -98,4 +108,4 @@ def test_workers_started_on_a_queue_holding_poison_start_clean(compose_cluster, 
     assert state == "FAILURE" and "it is not run again" in error
     assert dead_letters.dead_letters_of(admin, [buried_id]) == [buried_id]
     assert dead_letters.drop(admin, [buried_id]) == 1
-    assert consumed_queues(app) == ["cpu", "cpu", "gpu"]
+    assert consumed_queues(inspector) == ["cpu", "cpu", "gpu"]

@@ -37,14 +37,23 @@ def hostile(tmp_path_factory):
     ) as cluster:  # fmt: skip
         cluster.data = folder / "data"
         cluster.main_pids = {role: process.pid for role, process in cluster.processes.items()}
-        with client_app(cluster) as app:
+        with app_of_environment(cluster.environment("flower")) as app:
             assert_workers_serve(cluster, app)  # ready: pool processes started
         yield cluster
 
 
 @pytest.fixture(scope="module")
 def app(hostile):
+    """A client, as the holder of the client password."""
     with client_app(hostile) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def inspector(hostile):
+    """As Flower's user: Celery's replies to control messages need a queue the client
+    user may not write (``shared.redis_acl``); this password must not stop workers either."""
+    with app_of_environment(hostile.environment("flower"), "inspector") as running:
         yield running
 
 
@@ -73,15 +82,15 @@ def finished(result, timeout=120):
     return result.state, str(result.result)
 
 
-def test_an_image_size_of_100000_is_refused_before_any_allocation(hostile, app):
+def test_an_image_size_of_100000_is_refused_before_any_allocation(hostile, app, inspector):
     shard = {"key": SHARD_KEY, "index": 0, "paths": ["cat.0.jpg"], "image_size": 100_000}
     state, error = finished(decode(app, shard, hostile.data))
     assert state == "FAILURE"
     assert "image size must be a whole number of pixels from 1 to 512, received 100000" in error
-    assert_workers_serve(hostile, app)
+    assert_workers_serve(hostile, inspector)
 
 
-def test_a_shard_past_the_byte_bound_is_refused_and_nothing_is_stored(hostile, app):
+def test_a_shard_past_the_byte_bound_is_refused_and_nothing_is_stored(hostile, app, inspector):
     shard = {"key": SHARD_KEY, "index": 0, "paths": ["cat.0.jpg"] * 400, "image_size": 512}
     state, error = finished(decode(app, shard, hostile.data))
     assert state == "FAILURE"
@@ -89,7 +98,7 @@ def test_a_shard_past_the_byte_bound_is_refused_and_nothing_is_stored(hostile, a
     state, error = finished(decode(app, shard | {"paths": ["cat.0.jpg"] * 2}, hostile.data))
     assert state == "FAILURE" and "more than once" in error
     assert not hostile.redis().exists(SHARD_KEY)
-    assert_workers_serve(hostile, app)
+    assert_workers_serve(hostile, inspector)
 
 
 def test_pool_processes_run_under_an_address_space_limit(hostile):
@@ -112,7 +121,7 @@ def address_space_limit(pid: int) -> int:
     raise AssertionError(f"pool process {pid} runs without an address-space limit")
 
 
-def test_a_memory_error_fails_its_task_and_the_worker_goes_on(hostile, app):
+def test_a_memory_error_fails_its_task_and_the_worker_goes_on(hostile, app, inspector):
     """The fault: the pool process's limit lowered to what it holds, so a shard's 60 MB
     allocation fails. Celery would re-raise that MemoryError in the worker's main
     process, which would exit; here the task fails and the worker serves on."""
@@ -129,7 +138,7 @@ def test_a_memory_error_fails_its_task_and_the_worker_goes_on(hostile, app):
     assert state == "FAILURE"
     assert "ran out of memory" in error and "the worker goes on" in error
     assert pool_children(hostile, "cpu-worker") == [child]  # not even the pool process died
-    assert_workers_serve(hostile, app)
+    assert_workers_serve(hostile, inspector)
 
 
 REFUSED_COMMANDS = [
@@ -146,22 +155,24 @@ REFUSED_COMMANDS = [
 
 
 @pytest.mark.parametrize("command, arguments", REFUSED_COMMANDS)
-def test_remote_control_that_changes_workers_is_refused(hostile, app, command, arguments):
-    replies = app.control.broadcast(command, arguments=arguments, reply=True, timeout=5)
+def test_remote_control_that_changes_workers_is_refused(
+    hostile, app, inspector, command, arguments
+):
+    replies = inspector.control.broadcast(command, arguments=arguments, reply=True, timeout=5)
     assert len(replies) == 2, replies  # both workers answered
     for reply in replies:
         (answer,) = reply.values()
         assert "is refused by this cluster's workers" in answer["error"], answer
-    assert_workers_serve(hostile, app)
+    assert_workers_serve(hostile, inspector)
 
 
-def test_the_client_api_shutdown_stops_nothing(hostile, app):
+def test_the_client_api_shutdown_stops_nothing(hostile, app, inspector):
     app.control.shutdown()  # as a user would type it: no reply asked for
     app.control.cancel_consumer("gpu")
-    assert_workers_serve(hostile, app)
+    assert_workers_serve(hostile, inspector)
 
 
-def test_celerys_chord_unlock_is_not_served(hostile, app):
+def test_celerys_chord_unlock_is_not_served(hostile, app, inspector):
     """Celery's chord_unlock retries without end while its group is unfinished: a forged
     one would come back forever. Chords here are Redis's own (no unlock task), so the
     workers do not register it, and such a message fails once."""
@@ -169,21 +180,21 @@ def test_celerys_chord_unlock_is_not_served(hostile, app):
     unlock = app.send_task("celery.chord_unlock", args=arguments, queue="gpu")
     assert finished(unlock)[0] == "FAILURE"
     assert type(unlock.result).__name__ == "NotRegistered", repr(unlock.result)
-    assert_workers_serve(hostile, app)
+    assert_workers_serve(hostile, inspector)
 
 
-def test_revoke_only_for_cancelled_jobs_and_never_terminate(hostile, app):
+def test_revoke_only_for_cancelled_jobs_and_never_terminate(hostile, app, inspector):
     other = "20261203-101010-abcdef-decode-0"
-    (reply,) = app.control.revoke(other, reply=True, timeout=5)[:1]
+    (reply,) = inspector.control.revoke(other, reply=True, timeout=5)[:1]
     assert "not a task of a cancelled job" in next(iter(reply.values()))["error"]
-    (reply,) = app.control.revoke(other, terminate=True, reply=True, timeout=5)[:1]
+    (reply,) = inspector.control.revoke(other, terminate=True, reply=True, timeout=5)[:1]
     assert "terminate is refused" in next(iter(reply.values()))["error"]
     hostile.redis().set("catdog:job:20261203-101010-abcdef:cancel", "1", ex=60)
-    replies = app.control.revoke(other, reply=True, timeout=5)
+    replies = inspector.control.revoke(other, reply=True, timeout=5)
     assert all("flagged as revoked" in next(iter(r.values()))["ok"] for r in replies), replies
 
 
-def test_a_message_whose_processes_died_three_times_is_dead_lettered(hostile, app):
+def test_a_message_whose_processes_died_three_times_is_dead_lettered(hostile, app, inspector):
     """Three earlier tries that never ended (their counts stand, as a killed process
     leaves them): the fourth start buries the message instead of running it."""
     task_id = f"hostile-{uuid.uuid4().hex}"
@@ -211,19 +222,19 @@ def test_a_message_whose_processes_died_three_times_is_dead_lettered(hostile, ap
     )
     assert dropped.returncode == 0 and "dropped 1" in dropped.stdout, dropped.stderr
     assert not dead_letters.dead_letters_of(store, [task_id])
-    assert_workers_serve(hostile, app)
+    assert_workers_serve(hostile, inspector)
 
 
 FUZZ_MESSAGES = 600
 
 
-def test_fuzzed_messages_are_each_answered_and_no_worker_dies(hostile, app, tmp_path):
+def test_fuzzed_messages_are_each_answered_and_no_worker_dies(hostile, app, inspector, tmp_path):
     """Random and mutated arguments for every registered task name, both queues; then a
     normal job. Every message ends (success, failure or dead letter), no main process
     of a worker exits, and the job succeeds."""
     rng = random.Random(20261203)
     bases = message_fuzz.base_arguments(str(hostile.data), str(tmp_path / "no-root"))
-    registered = app.control.inspect(timeout=5).registered() or {}
+    registered = inspector.control.inspect(timeout=5).registered() or {}
     names = sorted({name for names in registered.values() for name in names})
     assert set(bases) <= set(names), names
     sent = []
@@ -245,14 +256,14 @@ def test_fuzzed_messages_are_each_answered_and_no_worker_dies(hostile, app, tmp_
     print(f"fuzz: {len(sent)} messages sent; outcomes {counts}; {len(buried)} dead-lettered")
     assert set(states.values()) <= {"SUCCESS", "FAILURE"}, counts
     assert counts.get("FAILURE", 0) > FUZZ_MESSAGES // 2  # most were refused
-    assert_workers_serve(hostile, app)
+    assert_workers_serve(hostile, inspector)
     out = tmp_path / "out"
     arguments = ["train", "--data", hostile.data, "--epochs", 1, "--image-size", 8]
     environment = clean_environment() | hostile.environment()
     job = run_submit([*arguments, "--out", out, "--broker", hostile.url("client")], environment)
     assert job.returncode == 0, job.stderr
     assert (out / "model.keras").exists()
-    assert_workers_serve(hostile, app)
+    assert_workers_serve(hostile, inspector)
 
 
 def test_the_standing_cluster_starts_clean_on_a_cache_folder_holding_a_poison_message(
