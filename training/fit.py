@@ -191,13 +191,14 @@ def mixed_precision_in_use(options, gpu_present: bool | None = None) -> bool:
 
 def _new_model(options, input_shape, parts, weights=None):
     classes = len(options.labels)
+    steps_per_epoch = -(-len(parts["train"]) // options.batch_size)
+    total_steps = steps_per_epoch * options.epochs
     model = make_model(
         options.model, input_shape, classes, mixed_precision_in_use(options), weights,
-        options.fine_tune,
+        options.fine_tune, total_steps,
     )  # fmt: skip
-    steps_per_epoch = -(-len(parts["train"]) // options.batch_size)
     optimizer = make_optimizer(
-        options.optimizer, options.learning_rate, options.schedule, steps_per_epoch * options.epochs
+        options.optimizer, options.learning_rate, options.schedule, total_steps
     )
     compile_model(model, optimizer, classes)
     return model, 0, []
