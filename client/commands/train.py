@@ -105,7 +105,8 @@ def report(collected: dict, out: Path) -> int:
     resumed = metrics.get("resumed_from_epoch")
     print(
         f"job {metrics['job_id']}: held-out accuracy {metrics['test_accuracy']:.4f}"
-        f" (loss {metrics['test_loss']:.4f}) on {metrics['test_images']} images,"
+        + (" (with --tta flip)" if metrics["tta"] == "flip" else "")
+        + f" (loss {metrics['test_loss']:.4f}) on {metrics['test_images']} images,"
         f" train accuracy {metrics['train_accuracy']:.4f};"
         f" {metrics['images_used']} used, {len(metrics['images_rejected'])} rejected;"
         f" {metrics['epochs_run']} epochs in {metrics['timings']['train_s']:.1f}s"

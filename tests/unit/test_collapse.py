@@ -102,3 +102,24 @@ def test_warnings_print_as_sentences_on_one_line():
         "One label.",
         "Likely reasons: x.",
     ]
+
+
+def test_the_summary_line_ends_with_the_warnings(capsys, tmp_path):
+    from client.commands.train import report
+
+    metrics = {
+        "job_id": "j1", "test_accuracy": 0.5, "tta": "none", "test_loss": 1.1642,
+        "test_images": 400, "train_accuracy": 0.5, "images_used": 1600, "images_rejected": [],
+        "epochs_run": 25, "timings": {"train_s": 60.0}, "resumed_from_epoch": None,
+        "device": "CPU: x", "warnings": collapse_warnings([[0, 200], [0, 200]], LABELS, 0.5, 0.75),
+    }  # fmt: skip
+    assert report({"metrics": metrics, "predicted": None}, tmp_path) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("job j1: held-out accuracy 0.5000 (loss 1.1642) on 400 images,")
+    assert f"results in {tmp_path}/; WARNING: The model predicts 'dog' for all 400" in line
+    assert line.endswith("or labels that do not follow the images.")
+
+    report({"metrics": metrics | {"warnings": [], "tta": "flip"}, "predicted": None}, tmp_path)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("job j1: held-out accuracy 0.5000 (with --tta flip) (loss 1.1642)")
+    assert line.endswith(f"results in {tmp_path}/")
