@@ -13,6 +13,7 @@ from shared.options import (
     MODELS,
     OPTIMIZERS,
     SCHEDULES,
+    TTA_MODES,
 )
 
 RATES = ", ".join(f"{name} {rate}" for name, rate in DEFAULT_LEARNING_RATES.items())
@@ -177,6 +178,7 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
         help="with a pretrained model: also train its top N layers (batch norm stays frozen);"
         " default 0, the backbone frozen; the default learning rate is then a tenth",
     )
+    _add_tta(command, "the held-out evaluation's (and --predict's) probabilities")
 
 
 def _add_predict(predict: argparse.ArgumentParser) -> None:
@@ -184,7 +186,17 @@ def _add_predict(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("--data", required=True, help="folder of images (Kaggle's test1/)")
     predict.add_argument("--out", default="predictions.csv", help="CSV to write (id,label)")
     predict.add_argument("--batch-size", type=positive_int, default=256)
+    _add_tta(predict, "each image's probabilities")
     _add_job_options(predict)
+
+
+def _add_tta(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "--tta",
+        choices=TTA_MODES,
+        default="none",
+        help=f"test-time augmentation: flip averages {what} with its mirror's (twice the work)",
+    )
 
 
 def _add_job_options(command: argparse.ArgumentParser) -> None:

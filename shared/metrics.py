@@ -10,6 +10,8 @@ writes a file (``check``).
 from shared.options import TrainingOptions
 
 NUMBER = (int, float)
+MAX_WARNINGS = 10
+MAX_WARNING_LENGTH = 1000
 OPTIONAL_INT = (int, type(None))
 
 WORKER_FIELDS = {
@@ -17,6 +19,7 @@ WORKER_FIELDS = {
     "test_accuracy": NUMBER,
     "train_accuracy": NUMBER,
     "confusion_matrix": list,
+    "warnings": list,  # in words: a model collapsed to one label, at chance (training.collapse)
     "train_images": int,
     "test_images": int,
     "test_set_sha256": str,  # which files were held out: equal digests, equal sets
@@ -114,4 +117,18 @@ def job_metrics(job_id: str, listing: dict, options: dict, summaries, worker: di
         },
     }
     values |= check_worker_metrics(worker)
+    check_warnings(values["warnings"])
     return {name: values[name] for name in JOB_FIELDS}
+
+
+def check_warnings(warnings) -> list[str]:
+    """A few printable sentences: the client prints them to a terminal."""
+    if len(warnings) > MAX_WARNINGS or not all(
+        isinstance(text, str) and len(text) <= MAX_WARNING_LENGTH and text.isprintable()
+        for text in warnings
+    ):
+        raise ResultRejected(
+            f"the train task's warnings are not up to {MAX_WARNINGS} printable sentences of at"
+            f" most {MAX_WARNING_LENGTH} characters: {warnings!r:.200}"
+        )
+    return warnings

@@ -20,6 +20,8 @@ OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adam")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu")
 DATA_MODES = ("auto", "memory", "stream")
+# Test-time augmentation: "flip" averages the probabilities of each image and its mirror.
+TTA_MODES = ("none", "flip")
 DEFAULT_LEARNING_RATES = {"sgd": 0.01, "rmsprop": 0.001, "adagrad": 0.01, "adam": 0.001}
 # What each model trains best with when the user does not say. A backbone's
 # learning rate applies with its own optimizer only; fine-tuning (unfrozen
@@ -127,10 +129,12 @@ class TrainingOptions:
     data_mode: str = "auto"
     weights: str = "none"
     fine_tune: int = 0
+    tta: str = "none"  # the held-out evaluation's (and --predict's) test-time augmentation
 
     def __post_init__(self):
         object.__setattr__(self, "labels", check_labels(self.labels))
         _check_choice("layout", self.layout, LAYOUTS)
+        _check_choice("test-time augmentation", self.tta, TTA_MODES)
         _check_choice("model", self.model, MODELS)
         _check_choice("data mode", self.data_mode, DATA_MODES)
         _check_backbone_options(self)
@@ -218,10 +222,12 @@ class PredictOptions:
     labels: tuple[str, ...]
     image_size: int
     batch_size: int = 256
+    tta: str = "none"
 
     def __post_init__(self):
         object.__setattr__(self, "labels", check_labels(self.labels))
         check_image_size(self.image_size)
+        _check_choice("test-time augmentation", self.tta, TTA_MODES)
         _require(
             _whole(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE,
             f"batch_size must be a whole number from 1 to {MAX_BATCH_SIZE},"

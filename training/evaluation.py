@@ -14,8 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 
-def evaluate(model, feed, batch_size: int, classes: int) -> dict:
-    step = _probabilities_and_loss(model)
+def evaluate(model, feed, batch_size: int, classes: int, tta: str = "none") -> dict:
+    """``tta="flip"``: every image's probabilities averaged with its mirror's, as
+    ``predict --tta flip`` would give them."""
+    step = _probabilities_and_loss(model, tta)
     test_probabilities, test_labels, test_loss = predict_part(
         step, feed, "test", batch_size, classes
     )
@@ -29,12 +31,17 @@ def evaluate(model, feed, batch_size: int, classes: int) -> dict:
     }
 
 
-def _probabilities_and_loss(model):
+def _probabilities_and_loss(model, tta: str = "none"):
     """A compiled step: (probabilities, mean compiled loss) of one batch, in inference mode."""
+    if tta not in ("none", "flip"):
+        raise ValueError(f"unknown test-time augmentation {tta!r}; choose none or flip")
 
     @tf.function(reduce_retracing=True)
     def step(pixels, targets):
         probabilities = model(pixels, training=False)
+        if tta == "flip":  # (N, H, W, C): axis 2 runs left to right
+            mirrored = model(tf.reverse(pixels, axis=[2]), training=False)
+            probabilities = (probabilities + mirrored) / 2
         loss = model.compute_loss(x=pixels, y=targets, y_pred=probabilities, training=False)
         return probabilities, loss
 

@@ -13,6 +13,7 @@ from shared.listing import label_of
 from shared.split import stratified_split
 from training.callbacks import CheckpointCallback, ProgressCallback, restore
 from training.catalogue import choose_data_mode
+from training.collapse import collapse_warnings
 from training.devices import describe_device, device_scope, has_gpu, peak_rss_bytes
 from training.evaluation import confusion_matrix, evaluate
 from training.feeds import MemoryFeed, StreamFeed
@@ -151,15 +152,24 @@ def _fit_and_evaluate(
     train_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    metrics = evaluate(model, feed, options.batch_size, len(options.labels))
+    metrics = evaluate(model, feed, options.batch_size, len(options.labels), options.tta)
     evaluate_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
     save_model(model, output_dir, options)
     save_seconds = time.perf_counter() - started
     per_epoch = earlier_history + history_per_epoch(history.history)
+    training_mode_accuracy = per_epoch[-1].get("accuracy") if per_epoch else None
+    warnings = collapse_warnings(
+        metrics["confusion_matrix"],
+        options.labels,
+        metrics["train_accuracy"],
+        training_mode_accuracy,
+        trains_batch_norm=options.model == "cnn",  # the backbones' batch norm stays frozen
+    )
     metrics.update(
         {
+            "warnings": warnings,
             "train_images": len(parts["train"]),
             "test_images": len(parts["test"]),
             "validation": {
@@ -191,13 +201,14 @@ def mixed_precision_in_use(options, gpu_present: bool | None = None) -> bool:
 
 def _new_model(options, input_shape, parts, weights=None):
     classes = len(options.labels)
+    steps_per_epoch = -(-len(parts["train"]) // options.batch_size)
+    total_steps = steps_per_epoch * options.epochs
     model = make_model(
         options.model, input_shape, classes, mixed_precision_in_use(options), weights,
-        options.fine_tune,
+        options.fine_tune, total_steps,
     )  # fmt: skip
-    steps_per_epoch = -(-len(parts["train"]) // options.batch_size)
     optimizer = make_optimizer(
-        options.optimizer, options.learning_rate, options.schedule, steps_per_epoch * options.epochs
+        options.optimizer, options.learning_rate, options.schedule, total_steps
     )
     compile_model(model, optimizer, classes)
     return model, 0, []

@@ -14,16 +14,36 @@ from training.windows import batches
 PROGRESS_INTERVAL_S = 1.0
 
 
+def mirrored(pixels):
+    """Each image of a (N, H, W, C) batch flipped left to right: what ``RandomFlip``
+    ("horizontal") showed the model in training, so it is as much a cat or a dog."""
+    return pixels[:, :, ::-1, :]
+
+
+def predict_batch(model, pixels: np.ndarray, tta: str = "none") -> np.ndarray:
+    """One batch's probabilities; with ``tta="flip"``, the mean of the image's and its mirror's."""
+    if tta == "none":
+        return model.predict_on_batch(pixels)
+    if tta != "flip":
+        raise ValueError(f"unknown test-time augmentation {tta!r}; choose none or flip")
+    # Two calls, not one of twice the batch: no more memory than without.
+    mirror = np.ascontiguousarray(mirrored(pixels))
+    return (model.predict_on_batch(pixels) + model.predict_on_batch(mirror)) / 2
+
+
 def load_model_safely(path: str):
     """Load a .keras or .h5 model; safe mode refuses code hidden in Lambda layers."""
     return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
-def predict_shards(model, catalogue, fetch, batch_size: int, on_progress=None) -> np.ndarray:
+def predict_shards(
+    model, catalogue, fetch, batch_size: int, on_progress=None, tta="none"
+) -> np.ndarray:
     """Probabilities for every image of ``catalogue``, in its order, shard after shard.
 
     The worker holds two shards at most (the one predicted, the next being
-    read), however many images the folder has.
+    read), however many images the folder has. ``tta="flip"`` averages each
+    image's probabilities with its mirror's.
     """
     expected = tuple(model.input_shape[1:])
     if catalogue.image_shape != expected:
@@ -36,7 +56,7 @@ def predict_shards(model, catalogue, fetch, batch_size: int, on_progress=None) -
     labels = np.zeros(total, dtype=np.int64)  # unused: prediction needs no labels
     done, last_report = 0, 0.0
     for pixels, _ in batches(catalogue, fetch, [windows], batch_size, labels):
-        outputs[done : done + len(pixels)] = model.predict_on_batch(pixels)
+        outputs[done : done + len(pixels)] = predict_batch(model, pixels, tta)
         done += len(pixels)
         now = time.monotonic()
         if on_progress is not None and now - last_report >= PROGRESS_INTERVAL_S:

@@ -171,7 +171,7 @@ def predict(self, job_id, model_key, data_root, shards, options) -> dict:
 
     started = time.perf_counter()
     probabilities = prediction.predict_shards(
-        model, catalogue, fetch_shard, options.batch_size, report
+        model, catalogue, fetch_shard, options.batch_size, report, options.tta
     )
     predict_seconds = time.perf_counter() - started
     paths = catalogue.paths

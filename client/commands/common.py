@@ -36,6 +36,7 @@ def training_options(
             data_mode=getattr(args, "data_mode", None),
             weights=weights_option(getattr(args, "weights", None)),
             fine_tune=getattr(args, "fine_tune", None),
+            tta=getattr(args, "tta", None),
         )
     except OptionsError as error:
         raise UsageError(str(error)) from None

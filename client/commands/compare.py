@@ -11,6 +11,7 @@ from client.commands.common import (
     training_options,
     upload_weights,
 )
+from client.commands.train import warning_sentences
 from client.flow import run_job
 from client.output import OutputFolder
 from client.session import new_job_id
@@ -101,6 +102,7 @@ def _collect_run(store, record, run, outcome, summaries, output: OutputFolder) -
         "best_epoch": metrics["best_epoch"],
         "history": metrics["history"],
         "device": metrics["device"],
+        "warnings": metrics["warnings"],
     }
 
 
@@ -120,5 +122,10 @@ def _print_table(table: list[dict], out_dir: Path, seconds: float) -> None:
         print(
             f"{start} {row['test_accuracy']:>12.4f} {row['test_loss']:>7.4f}"
             f" {row['train_s']:>8.1f} {row['best_epoch'] or '-':>10}"
+            + (
+                f" WARNING: {' '.join(warning_sentences(row['warnings']))}"
+                if row["warnings"]
+                else ""
+            )
         )
     print(f"compare: {len(table)} runs in {seconds:.1f}s; results in {out_dir}/")

@@ -39,7 +39,9 @@ def plan_predict(args) -> tuple[JobRecord, bytes]:
     require_images(listing)
     shards = plan_shards(listing, args.shard_size, metadata["image_size"])
     job_id = new_job_id()
-    options = PredictOptions(tuple(metadata["labels"]), metadata["image_size"], args.batch_size)
+    options = PredictOptions(
+        tuple(metadata["labels"]), metadata["image_size"], args.batch_size, args.tta
+    )
     name = "input-model.h5" if is_hdf5(args.model) else "input-model.keras"
     root = args.worker_data_dir or str(listing.root)
     record = JobRecord(

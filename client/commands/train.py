@@ -58,7 +58,9 @@ def plan_train(args) -> JobRecord:
                 predict_shards,
             )
         )
-        predict_options = PredictOptions(options.labels, options.image_size, options.batch_size)
+        predict_options = PredictOptions(
+            options.labels, options.image_size, options.batch_size, options.tta
+        )
         prediction = {"options": predict_options.to_json()}
     print(
         f"job {job_id}: {listing.total} files, {len(listing.files)} images of labels"
@@ -105,14 +107,25 @@ def report(collected: dict, out: Path) -> int:
     resumed = metrics.get("resumed_from_epoch")
     print(
         f"job {metrics['job_id']}: held-out accuracy {metrics['test_accuracy']:.4f}"
-        f" (loss {metrics['test_loss']:.4f}) on {metrics['test_images']} images,"
+        + (" (with --tta flip)" if metrics["tta"] == "flip" else "")
+        + f" (loss {metrics['test_loss']:.4f}) on {metrics['test_images']} images,"
         f" train accuracy {metrics['train_accuracy']:.4f};"
         f" {metrics['images_used']} used, {len(metrics['images_rejected'])} rejected;"
         f" {metrics['epochs_run']} epochs in {metrics['timings']['train_s']:.1f}s"
         + (f" (resumed after epoch {resumed})" if resumed is not None else "")
         + f" on {metrics['device']}; results in {out}/"
+        + (
+            f"; WARNING: {' '.join(warning_sentences(metrics['warnings']))}"
+            if metrics["warnings"]
+            else ""
+        )
     )
     if predicted is not None:
         seconds = metrics["timings"]["predict_s"]
         predictions.print_summary(predicted, out / "predictions.csv", seconds, "in the gpu task")
     return 0
+
+
+def warning_sentences(warnings: list[str]) -> list[str]:
+    """Each warning as a sentence, for one line of output."""
+    return [text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".") for text in warnings]

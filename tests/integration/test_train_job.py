@@ -1,9 +1,11 @@
 """``submit.py train`` through a real Redis server and real Celery workers."""
 
 import math
+import re
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.images import add_broken_files, make_separable_images
 
@@ -33,12 +35,34 @@ def test_separable_images_train_to_high_accuracy_with_all_artifacts(submit_to_cl
     assert metrics["shards"]["count"] == math.ceil(80 / 15)
     assert metrics["shards"]["bytes"] >= 80 * 8 * 8 * 3
     assert metrics["device"].startswith(("CPU", "GPU"))
+    assert metrics["warnings"] == [] and "WARNING" not in process.stdout
     for phase in ("list_s", "decode_s", "assemble_s", "train_s", "evaluate_s", "total_s"):
         assert metrics["timings"][phase] >= 0
     out = tmp_path / "out"
     assert (out / "history.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "model.h5").read_bytes().startswith(b"\x89HDF")
     assert (out / "model.keras").read_bytes().startswith(b"PK")  # a zip archive
+
+
+def test_a_model_that_predicts_one_label_succeeds_with_warnings(submit_to_cluster, tmp_path):
+    # Every image the same grey: nothing tells the labels apart, one answer for all.
+    data = tmp_path / "data"
+    data.mkdir()
+    for label in ("cat", "dog"):
+        for number in range(20):
+            Image.new("RGB", (8, 8), (128, 128, 128)).save(data / f"{label}.{number}.png")
+    process, metrics = submit_to_cluster(
+        train_arguments(data, tmp_path / "out", "--epochs", 2, "--batch-size", 16)
+    )
+    assert process.returncode == 0, process.stderr
+    assert re.match(
+        r"the model predicts '(cat|dog)' for all 10 held-out images: it has collapsed to one"
+        r" label$",
+        metrics["warnings"][0],
+    ), metrics["warnings"]
+    assert metrics["warnings"][-1].startswith("likely reasons: too few images for this model")
+    (summary,) = [line for line in process.stdout.splitlines() if "held-out accuracy" in line]
+    assert "; WARNING: The model predicts '" in summary
 
 
 def test_saved_model_takes_raw_uint8_pixels(submit_to_cluster, tmp_path):

@@ -13,7 +13,7 @@ from shared.options import TrainingOptions
 def worker_metrics(**changes) -> dict:
     values = {
         "test_loss": 0.5, "test_accuracy": 0.75, "train_accuracy": 0.8,
-        "confusion_matrix": [[3, 1], [1, 3]], "train_images": 24, "test_images": 8,
+        "confusion_matrix": [[3, 1], [1, 3]], "warnings": [], "train_images": 24, "test_images": 8,
         "test_set_sha256": "0" * 64, "validation": {"images": 8, "source": "held-out"},
         "history": [{"loss": 0.5}], "epochs_run": 1, "best_epoch": 1,
         "resumed_from_epoch": None, "device": "CPU: x", "mixed_precision": False,
