@@ -9,6 +9,8 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
+from shared.redis_client import wait_for_replica
+
 JOBS_KEY = "catdog:jobs"  # sorted set: job id -> submission time
 KINDS = ("train", "compare", "predict")
 
@@ -70,6 +72,8 @@ def save_record(store, record: JobRecord) -> None:
     # Forget ids whose records have expired.
     pipeline.zremrangebyscore(JOBS_KEY, 0, time.time() - store.artifact_ttl_seconds)
     pipeline.execute()
+    # Without its record a job cannot be followed, fetched or resumed.
+    wait_for_replica(store.redis)
 
 
 def load_record(redis_client, job_id: str) -> JobRecord:

@@ -25,6 +25,7 @@ def run_cluster(args) -> int:
         data_roots=roots,
         gpu_workers=args.gpu_workers,
         standing=True,
+        replicas=args.replicas or 0,
     )
     try:
         with cluster:

@@ -61,12 +61,12 @@ def write_private(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def config_lines(folder: CacheFolder, port: int, passwords: dict) -> list[str]:
+def config_lines(data_dir: Path, log: Path, port: int, passwords: dict) -> list[str]:
     return [
         "bind 127.0.0.1",
         f"port {port}",
-        f"dir {folder.root}",
-        f"logfile {folder.log}",
+        f"dir {data_dir}",
+        f"logfile {log}",
         # Every write goes to an append-only file, flushed each second and on
         # shutdown: queued tasks, checkpoints and the shard cache survive a
         # restart, a killed client, or a crash (losing at most a second).
@@ -130,7 +130,10 @@ class LocalRedis:
         self.folder.write_state(state)
         write_private(
             self.folder.config,
-            "\n".join(config_lines(self.folder, state["port"], state["passwords"])) + "\n",
+            "\n".join(
+                config_lines(self.folder.root, self.folder.log, state["port"], state["passwords"])
+            )
+            + "\n",
         )
         command = [sys.executable, "-m", "client.local_cluster.keeper", str(self.folder.root)]
         keeper = spawn(command, self.folder.keeper_log, dict(os.environ), tied=False)

@@ -1,0 +1,285 @@
+"""A highly available Redis on this machine: a master, replicas and three sentinels.
+
+``submit.py cluster --replicas N`` runs this instead of the cache folder's
+lone Redis. Every process comes from the same ``redis-server`` binary, with
+a port and a folder of its own under ``<cache-dir>/ha/``, and the users of
+``shared/redis_acl.py``. Clients reach the master through the sentinels
+(``sentinel://`` URLs), so when the master dies the sentinels promote a
+replica and every client follows it.
+
+Failover timing, chosen so that a job moves again within 30 s of the
+master's death:
+
+- ``down-after-milliseconds`` 5000: a master silent this long is down. Far
+  above a loopback round trip or an append-only file's fsync, so a busy
+  master is not deposed; a kill is noticed within 5 s.
+- the sentinels then agree (quorum 2 of 3, within a second) and promote the
+  replica (a second or two);
+- ``failover-timeout`` 10000: a failover that stalled is tried again after
+  twice this, 20 s, instead of Redis's default 6 minutes;
+- clients retry with pauses growing to 5 s (``shared/redis_client.py``,
+  kombu's reconnection), each try asking the sentinels for the master.
+
+So about 5 + 2 + 5 s in the usual case. A dead server is started again once
+the sentinels name another master (it then joins as a replica); a dead
+sentinel at once.
+"""
+
+import fcntl
+import json
+import threading
+import time
+from pathlib import Path
+
+from client.local_cluster.processes import ClusterError, log_tail, spawn, wait_until
+from client.local_cluster.redis_server import config_lines, write_private
+from shared import redis_acl, sentinel, settings
+
+SENTINELS = 3
+QUORUM = 2
+DOWN_AFTER_MS = 5000
+FAILOVER_TIMEOUT_MS = 10_000
+START_TIMEOUT_S = 60.0
+SUPERVISE_INTERVAL_S = 0.5
+# What a client user may ask a sentinel: where the master and the replicas
+# are. Not SENTINEL SET, REMOVE, MONITOR or FAILOVER: those stay with admin.
+SENTINEL_CLIENT_RULES = (
+    "-@all +ping +auth +hello +sentinel|masters +sentinel|master +sentinel|slaves"
+    " +sentinel|replicas +sentinel|sentinels +sentinel|get-master-addr-by-name"
+)
+
+
+class Node:
+    """One redis-server process of the group: a data server or a sentinel."""
+
+    def __init__(self, root: Path, name: str, port: int):
+        self.name, self.port = name, port
+        self.folder = root / name
+        self.config = self.folder / f"{name}.conf"
+        self.log = root.parent / "logs" / f"{name}.log"
+        self.process = None
+        self.died_at = None
+
+    def start(self, sentinel_mode: bool) -> None:
+        from client.local_cluster.cluster import find_redis_server
+
+        command = [find_redis_server(), str(self.config)]
+        if sentinel_mode:
+            command.append("--sentinel")
+        self.process = spawn(command, self.log, {})
+        self.died_at = None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class SentinelGroup:
+    """The same interface as ``LocalRedis`` (attach, url, client, detach), highly available."""
+
+    def __init__(self, cache_dir: Path, replicas: int = 1):
+        if replicas < 1:
+            raise ValueError(
+                f"a highly available Redis needs at least 1 replica, received {replicas}"
+            )
+        self.root = Path(cache_dir) / "ha"
+        self.replicas = replicas
+        self.passwords = {}
+        self.db = 0
+        self.servers, self.sentinels = [], []
+        self._lock = None
+        self._stop = threading.Event()
+        self._supervisor = None
+
+    @property
+    def port(self) -> int:
+        return self.sentinels[0].port
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.json"
+
+    def attach(self, db: int | None = None) -> None:
+        if db not in (None, 0):
+            raise ClusterError("a highly available local Redis serves a standing cluster only")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o700)  # the sentinels rewrite their files, passwords and all
+        (self.root.parent / "logs").mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.root / "ha.lock", "a+")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ClusterError(f"another cluster runs on {self.root}; stop it first") from None
+        self.passwords = redis_acl.new_passwords()
+        self._start_servers()
+        self._start_sentinels()
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+        self._supervisor.start()
+
+    def url(self, role: str, db: int | None = None) -> str:
+        """``sentinel://ROLE:PASSWORD@127.0.0.1:PORT/0;...``: every sentinel, one login."""
+        login = f"{role}:{self.passwords[role]}"
+        return ";".join(f"sentinel://{login}@127.0.0.1:{node.port}/0" for node in self.sentinels)
+
+    def client(self, role: str = "admin", db: int = 0):
+        from shared.redis_client import connect
+
+        return connect(self.url(role))
+
+    def master_node(self) -> Node | None:
+        """The server the sentinels name as master now, if they name one of ours."""
+        try:
+            _, port = sentinel.master_address(self.url("admin"))
+        except Exception:
+            return None
+        return next((node for node in self.servers if node.port == port), None)
+
+    def detach(self) -> None:
+        master = self.master_node()
+        if master is not None:  # the next start makes it the master: it has the newest data
+            write_private(self.state_path, json.dumps({"master": master.name}))
+        self._stop.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=10)
+        for node in [*self.sentinels, *self.servers]:
+            if node.alive():
+                node.process.terminate()  # SIGTERM: servers flush their append-only files
+        for node in [*self.sentinels, *self.servers]:
+            if node.process is not None:
+                node.process.wait(timeout=60)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _start_servers(self) -> None:
+        from client.local_cluster.cluster import free_loopback_port
+
+        names = [f"redis-{number}" for number in range(self.replicas + 1)]
+        newest = _read_json(self.state_path).get("master")
+        if newest in names:  # the last master first: replicas copy its data
+            names.remove(newest)
+            names.insert(0, newest)
+        self.servers = [Node(self.root, name, free_loopback_port()) for name in names]
+        master = self.servers[0]
+        for node in self.servers:
+            node.folder.mkdir(exist_ok=True)
+            lines = config_lines(node.folder, node.log, node.port, self.passwords)
+            lines += self._replication_lines()
+            if node is not master:
+                lines.append(f"replicaof 127.0.0.1 {master.port}")
+            write_private(node.config, "\n".join(lines) + "\n")
+            node.start(sentinel_mode=False)
+        for node in self.servers:
+            self._wait_for(node, lambda node=node: _answers(node.port, self.passwords["admin"]))
+
+    def _replication_lines(self) -> list[str]:
+        admin = self.passwords["admin"]
+        return [
+            # Replicas (and a deposed master) log in to the master as admin.
+            "masteruser admin",
+            f"masterauth {admin}",
+            "replica-read-only yes",
+            # The master streams its data to a new replica without a file on disk.
+            "repl-diskless-sync yes",
+            "repl-diskless-sync-delay 0",
+        ]
+
+    def _start_sentinels(self) -> None:
+        from client.local_cluster.cluster import free_loopback_port
+
+        self.sentinels = [
+            Node(self.root, f"sentinel-{number}", free_loopback_port())
+            for number in range(SENTINELS)
+        ]
+        for node in self.sentinels:
+            node.folder.mkdir(exist_ok=True)
+            write_private(node.config, "\n".join(self._sentinel_lines(node)) + "\n")
+            node.start(sentinel_mode=True)
+        for node in self.sentinels:
+            self._wait_for(node, lambda node=node: self._sentinel_knows_master(node))
+
+    def _sentinel_lines(self, node: Node) -> list[str]:
+        name, admin = settings.sentinel_master_name(), self.passwords["admin"]
+        lines = [
+            "bind 127.0.0.1",
+            f"port {node.port}",
+            f"dir {node.folder}",
+            f"logfile {node.log}",
+            "daemonize no",
+            f"sentinel monitor {name} 127.0.0.1 {self.servers[0].port} {QUORUM}",
+            f"sentinel down-after-milliseconds {name} {DOWN_AFTER_MS}",
+            f"sentinel failover-timeout {name} {FAILOVER_TIMEOUT_MS}",
+            f"sentinel parallel-syncs {name} 1",
+            # The sentinels watch and reconfigure the servers as admin, and
+            # log in to each other as admin too.
+            f"sentinel auth-user {name} admin",
+            f"sentinel auth-pass {name} {admin}",
+            "sentinel sentinel-user admin",
+            f"sentinel sentinel-pass {admin}",
+            "user default off",
+            f"user admin on >{admin} ~* &* +@all",
+        ]
+        for role in redis_acl.ROLES:
+            if role != "admin":
+                lines.append(f"user {role} on >{self.passwords[role]} {SENTINEL_CLIENT_RULES}")
+        return lines
+
+    def _sentinel_knows_master(self, node: Node) -> bool:
+        import redis
+
+        try:
+            client = redis.Redis(
+                port=node.port, username="admin", password=self.passwords["admin"],
+                socket_connect_timeout=2, socket_timeout=2,
+            )  # fmt: skip
+            master = client.sentinel_master(settings.sentinel_master_name())
+            return int(master.get("num-slaves", 0)) >= self.replicas
+        except (redis.RedisError, OSError):
+            return False
+
+    def _wait_for(self, node: Node, condition) -> None:
+        def still_running():
+            if not node.alive():
+                raise ClusterError(
+                    f"the {node.name} process exited with code {node.process.returncode};"
+                    f" last lines of {node.log}:\n  {log_tail(node.log)}"
+                )
+
+        if not wait_until(condition, START_TIMEOUT_S, 0.1, on_wait=still_running):
+            raise ClusterError(
+                f"{node.name} was not ready within {START_TIMEOUT_S:.0f}s; see {node.log}"
+            )
+
+    def _supervise(self) -> None:
+        """Start exited processes again: sentinels at once, a server once it is replaced."""
+        while not self._stop.wait(SUPERVISE_INTERVAL_S):
+            for node in self.sentinels:
+                if node.process.poll() is not None:
+                    node.start(sentinel_mode=True)
+            dead = [node for node in self.servers if node.process.poll() is not None]
+            if not dead:
+                continue
+            master = self.master_node()
+            for node in dead:
+                node.died_at = node.died_at or time.monotonic()
+                replaced = master is not None and master is not node
+                if replaced or time.monotonic() - node.died_at > 2 * FAILOVER_TIMEOUT_MS / 1000:
+                    node.start(sentinel_mode=False)
+
+
+def _answers(port: int, admin_password: str) -> bool:
+    import redis
+
+    try:
+        client = redis.Redis(
+            port=port, username="admin", password=admin_password, socket_connect_timeout=2
+        )
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
