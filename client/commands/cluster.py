@@ -31,7 +31,8 @@ def run_cluster(args) -> int:
         with cluster:
             print(f"broker: {cluster.url()}", flush=True)
             env_file = cache_dir / "cluster.env"
-            write_private(env_file, f"CELERY_BROKER_URL={cluster.url()}\n")
+            # Quoted: a list of sentinels holds ';', which a shell would split on.
+            write_private(env_file, f"CELERY_BROKER_URL='{cluster.url()}'\n")
             print(
                 "  (the URL holds the password of the cluster's client user: other terminals can"
                 f" load it with `set -a; . {env_file}; set +a` instead of a command line)",

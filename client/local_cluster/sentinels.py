@@ -181,7 +181,23 @@ class SentinelGroup:
             # The master streams its data to a new replica without a file on disk.
             "repl-diskless-sync yes",
             "repl-diskless-sync-delay 0",
+            *self._write_guard_lines(),
         ]
+
+    def _write_guard_lines(self) -> list[str]:
+        """With two replicas or more, a master that no replica follows refuses writes.
+
+        A master cut off from the others (stopped, partitioned) and replaced
+        takes writes from the clients still connected to it until the
+        sentinels turn it into a replica, about 10 s after it comes back, and
+        then drops them. Refusing writes without a replica closes that gap;
+        with a single replica it would also stop the new master until the
+        old one rejoins, so one replica keeps the gap (README: what a
+        failover can lose).
+        """
+        if self.replicas < 2:
+            return []
+        return ["min-replicas-to-write 1", "min-replicas-max-lag 10"]
 
     def _start_sentinels(self) -> None:
         from client.local_cluster.cluster import free_loopback_port
