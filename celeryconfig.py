@@ -25,6 +25,18 @@ def connection_settings(broker: str, backend: str | None = None) -> dict:
         },
         "result_backend_transport_options": {},
     }
+    # Publishing rides out a restart or a Sentinel failover (pauses of 0.5,
+    # 1.5, 2.5, ... then 5 s: about 40 s in all, past the 5 s that sentinels
+    # take to call a master down and the seconds a promotion takes), then
+    # fails instead of hanging the client. kombu tries each address of a
+    # list (each sentinel) in turn and pauses only after the whole list.
+    addresses = len(broker.split(";"))
+    found["task_publish_retry_policy"] = {
+        "max_retries": 10 * addresses,
+        "interval_start": 0.5,
+        "interval_step": 1.0,
+        "interval_max": 5.0,
+    }
     if sentinel.is_sentinel_url(broker):
         found["broker_transport_options"] |= sentinel.transport_options(broker)
     if sentinel.is_sentinel_url(backend):
@@ -58,16 +70,7 @@ worker_proc_alive_timeout = 120
 
 broker_connection_retry_on_startup = True
 broker_connection_timeout = 10
-# Publishing rides out a restart or a Sentinel failover (pauses of 0.5, 1.5,
-# 2.5, ... then 5 s: about 40 s in all, past the 5 s that sentinels take to
-# call a master down and the seconds a promotion takes), then fails instead
-# of hanging the client.
-task_publish_retry_policy = {
-    "max_retries": 10,
-    "interval_start": 0.5,
-    "interval_step": 1.0,
-    "interval_max": 5.0,
-}
+task_publish_retry_policy = _connection["task_publish_retry_policy"]
 redis_socket_connect_timeout = 10
 redis_backend_health_check_interval = 30
 # Task states and results ride out a Redis restart (a minute or so) instead of

@@ -49,6 +49,8 @@ def test_celery_gets_the_master_name_and_the_sentinels_login(monkeypatch):
             assert options["sentinel_kwargs"]["password"] == "s3cret"
             assert options["sentinel_kwargs"]["username"] == "worker"
         assert config.broker_transport_options["visibility_timeout"] == 12 * 3600
+        # kombu tries each sentinel in turn before it pauses: ten rounds of pauses.
+        assert config.task_publish_retry_policy["max_retries"] == 20
     finally:
         monkeypatch.undo()
         importlib.reload(celeryconfig)
