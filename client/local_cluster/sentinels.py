@@ -7,22 +7,9 @@ a port and a folder of its own under ``<cache-dir>/ha/``, and the users of
 (``sentinel://`` URLs), so when the master dies the sentinels promote a
 replica and every client follows it.
 
-Failover timing, chosen so that a job moves again within 30 s of the
-master's death:
-
-- ``down-after-milliseconds`` 5000: a master silent this long is down. Far
-  above a loopback round trip or an append-only file's fsync, so a busy
-  master is not deposed; a kill is noticed within 5 s.
-- the sentinels then agree (quorum 2 of 3, within a second) and promote the
-  replica (a second or two);
-- ``failover-timeout`` 10000: a failover that stalled is tried again after
-  twice this, 20 s, instead of Redis's default 6 minutes;
-- clients retry with pauses growing to 5 s (``shared/redis_client.py``,
-  kombu's reconnection), each try asking the sentinels for the master.
-
-So about 5 + 2 + 5 s in the usual case. A dead server is started again once
-the sentinels name another master (it then joins as a replica); a dead
-sentinel at once.
+Failover timing: ``shared/sentinel_config.py`` (the same for compose). A
+dead server is started again once the sentinels name another master (it
+then joins as a replica); a dead sentinel at once.
 """
 
 import fcntl
@@ -33,20 +20,10 @@ from pathlib import Path
 
 from client.local_cluster.processes import ClusterError, log_tail, spawn, wait_until
 from client.local_cluster.redis_server import config_lines, write_private
-from shared import redis_acl, sentinel, settings
+from shared import redis_acl, sentinel, sentinel_config, settings
 
-SENTINELS = 3
-QUORUM = 2
-DOWN_AFTER_MS = 5000
-FAILOVER_TIMEOUT_MS = 10_000
 START_TIMEOUT_S = 60.0
 SUPERVISE_INTERVAL_S = 0.5
-# What a client user may ask a sentinel: where the master and the replicas
-# are. Not SENTINEL SET, REMOVE, MONITOR or FAILOVER: those stay with admin.
-SENTINEL_CLIENT_RULES = (
-    "-@all +ping +auth +hello +sentinel|masters +sentinel|master +sentinel|slaves"
-    " +sentinel|replicas +sentinel|sentinels +sentinel|get-master-addr-by-name"
-)
 
 
 class Node:
@@ -172,39 +149,17 @@ class SentinelGroup:
             self._wait_for(node, lambda node=node: _answers(node.port, self.passwords["admin"]))
 
     def _replication_lines(self) -> list[str]:
-        admin = self.passwords["admin"]
         return [
-            # Replicas (and a deposed master) log in to the master as admin.
-            "masteruser admin",
-            f"masterauth {admin}",
-            "replica-read-only yes",
-            # The master streams its data to a new replica without a file on disk.
-            "repl-diskless-sync yes",
-            "repl-diskless-sync-delay 0",
-            *self._write_guard_lines(),
+            *sentinel_config.replication_lines(self.passwords["admin"]),
+            *sentinel_config.write_guard_lines(self.replicas),
         ]
-
-    def _write_guard_lines(self) -> list[str]:
-        """With two replicas or more, a master that no replica follows refuses writes.
-
-        A master cut off from the others (stopped, partitioned) and replaced
-        takes writes from the clients still connected to it until the
-        sentinels turn it into a replica, about 10 s after it comes back, and
-        then drops them. Refusing writes without a replica closes that gap;
-        with a single replica it would also stop the new master until the
-        old one rejoins, so one replica keeps the gap (README: what a
-        failover can lose).
-        """
-        if self.replicas < 2:
-            return []
-        return ["min-replicas-to-write 1", "min-replicas-max-lag 10"]
 
     def _start_sentinels(self) -> None:
         from client.local_cluster.cluster import free_loopback_port
 
         self.sentinels = [
             Node(self.root, f"sentinel-{number}", free_loopback_port())
-            for number in range(SENTINELS)
+            for number in range(sentinel_config.SENTINELS)
         ]
         for node in self.sentinels:
             node.folder.mkdir(exist_ok=True)
@@ -214,30 +169,15 @@ class SentinelGroup:
             self._wait_for(node, lambda node=node: self._sentinel_knows_master(node))
 
     def _sentinel_lines(self, node: Node) -> list[str]:
-        name, admin = settings.sentinel_master_name(), self.passwords["admin"]
-        lines = [
+        name, master = settings.sentinel_master_name(), self.servers[0]
+        return [
             "bind 127.0.0.1",
             f"port {node.port}",
             f"dir {node.folder}",
             f"logfile {node.log}",
             "daemonize no",
-            f"sentinel monitor {name} 127.0.0.1 {self.servers[0].port} {QUORUM}",
-            f"sentinel down-after-milliseconds {name} {DOWN_AFTER_MS}",
-            f"sentinel failover-timeout {name} {FAILOVER_TIMEOUT_MS}",
-            f"sentinel parallel-syncs {name} 1",
-            # The sentinels watch and reconfigure the servers as admin, and
-            # log in to each other as admin too.
-            f"sentinel auth-user {name} admin",
-            f"sentinel auth-pass {name} {admin}",
-            "sentinel sentinel-user admin",
-            f"sentinel sentinel-pass {admin}",
-            "user default off",
-            f"user admin on >{admin} ~* &* +@all",
+            *sentinel_config.sentinel_lines(name, "127.0.0.1", master.port, self.passwords),
         ]
-        for role in redis_acl.ROLES:
-            if role != "admin":
-                lines.append(f"user {role} on >{self.passwords[role]} {SENTINEL_CLIENT_RULES}")
-        return lines
 
     def _sentinel_knows_master(self, node: Node) -> bool:
         import redis
@@ -278,7 +218,11 @@ class SentinelGroup:
             for node in dead:
                 node.died_at = node.died_at or time.monotonic()
                 replaced = master is not None and master is not node
-                if replaced or time.monotonic() - node.died_at > 2 * FAILOVER_TIMEOUT_MS / 1000:
+                if (
+                    replaced
+                    or time.monotonic() - node.died_at
+                    > 2 * sentinel_config.FAILOVER_TIMEOUT_MS / 1000
+                ):
                     node.start(sentinel_mode=False)
 
 
