@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from bench import stats
 from bench.procs import KAGGLE_TRAIN, REPOSITORY_ROOT, say
 
 TARGET_PROGRESS_S = 30.0
-POLL_S = 0.05
+POLL_S = 0.1
 FAULTS = ("none", "master mid-decode", "master mid-training")
 
 
@@ -53,7 +54,8 @@ def failover(args) -> int:
     print(f"{epochs} epochs on {data}; one CPU worker process, one GPU worker")
     print(stats.format_table(header, table))
     worst = max(row.get("progress_s", 0.0) for row in rows)
-    print(stats.target_verdict(worst, TARGET_PROGRESS_S, at_most=True))
+    verdict = stats.target_verdict(worst, TARGET_PROGRESS_S, at_most=True)
+    print(f"target: progress again within {TARGET_PROGRESS_S:.0f}s of the death: {verdict}")
     print(f"failover: the job moved again at most {worst:.1f}s after the master died")
     return 0
 
@@ -103,16 +105,26 @@ def _kill_the_master_and_time(cluster, app, job_id: str, fault: str) -> dict:
     old = cluster.redis_server.master_node()
     os.kill(old.process.pid, signal.SIGKILL)
     killed = time.monotonic()
-    timings = {}
-    while "progress_s" not in timings or "new_master_s" not in timings:
-        if "new_master_s" not in timings and _master_port(cluster) not in (None, old.port):
-            timings["new_master_s"] = time.monotonic() - killed
-        if "progress_s" not in timings and moved():
-            timings["progress_s"] = time.monotonic() - killed
-        if time.monotonic() - killed > 600:
-            raise RuntimeError(f"no progress within 600 s of the kill ({fault})")
+    # Watched from a thread of its own: the task states below go through the
+    # result backend, which waits out the failover itself.
+    new_master = []
+    watcher = threading.Thread(target=_watch_for_a_new_master, args=(cluster, old.port, new_master))
+    watcher.start()
+    _wait(moved, interval_s=POLL_S)
+    progress_s = time.monotonic() - killed
+    watcher.join(timeout=600)
+    if not new_master:
+        raise RuntimeError(f"the sentinels named no new master within 600 s ({fault})")
+    return {"new_master_s": new_master[0] - killed, "progress_s": progress_s}
+
+
+def _watch_for_a_new_master(cluster, old_port: int, found: list) -> None:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if _master_port(cluster) not in (None, old_port):
+            found.append(time.monotonic())
+            return
         time.sleep(POLL_S)
-    return timings
 
 
 def _master_port(cluster) -> int | None:
@@ -143,9 +155,9 @@ def _epoch(training) -> int:
         return 0
 
 
-def _wait(condition, timeout_s: float = 600) -> None:
+def _wait(condition, timeout_s: float = 600, interval_s: float = 0.01) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise RuntimeError("the fault's moment never came")
-        time.sleep(0.01)
+            raise RuntimeError(f"waited {timeout_s:.0f}s for the fault's moment or the progress")
+        time.sleep(interval_s)

@@ -70,3 +70,28 @@ def test_unreachable_sentinels_raise_broker_unreachable():
         BrokerUnreachable, match="cannot reach the broker at sentinel://w:\\*\\*\\*@"
     ):
         check_reachable(f"sentinel://w:pw@127.0.0.1:{port}/0", timeout_seconds=1)
+
+
+def test_a_connection_that_reconnects_asks_the_sentinels_for_the_master_again():
+    """redis-py would reconnect a retried command to the deposed master's address."""
+    import redis
+    from redis.sentinel import SentinelManagedConnection
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+
+    class Pool:
+        is_master = True
+        asked = 0
+
+        def get_master_address(self):
+            self.asked += 1
+            return "127.0.0.1", closed_port
+
+    sentinel.follow_the_master_on_reconnection()
+    pool = Pool()
+    connection = SentinelManagedConnection(connection_pool=pool, host="10.255.255.1", port=1)
+    with pytest.raises(redis.ConnectionError):
+        connection.connect_check_health(check_health=False, retry_socket_connect=False)
+    assert (connection.host, connection.port, pool.asked) == ("127.0.0.1", closed_port, 1)
