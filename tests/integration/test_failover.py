@@ -105,6 +105,9 @@ def test_master_killed_mid_training_job_finishes(ha_cluster, ha_app, tmp_path):
     assert metrics["epochs_run"] == len(metrics["history"]) == 15
     assert metrics["test_accuracy"] >= 0.9
     check_every_image_counted(metrics, tmp_path / "data", 120)
+    # The dead server was started again, and follows the new master.
+    revived = admin_client(ha_cluster, master.port)
+    wait_for(lambda: _replica_of(revived, new_port), timeout=60)
 
 
 def test_master_killed_mid_decode_job_finishes(ha_cluster, ha_app, tmp_path):
@@ -140,9 +143,7 @@ def test_a_stopped_master_comes_back_as_a_replica_and_takes_no_writes(ha_cluster
         new_port = wait_for_another_master(ha_cluster, master.port)
     finally:
         master.process.send_signal(signal.SIGCONT)
-    old = redis.Redis(
-        port=master.port, username="admin", password=ha_cluster.redis_server.passwords["admin"]
-    )
+    old = admin_client(ha_cluster, master.port)
     wait_for(
         lambda: _replica_of(old, new_port), timeout=60, explain=lambda: str(old.info("replication"))
     )
@@ -157,8 +158,16 @@ def test_a_stopped_master_comes_back_as_a_replica_and_takes_no_writes(ha_cluster
     assert _replica_of(old, new_port)
 
 
+def admin_client(cluster, port: int):
+    password = cluster.redis_server.passwords["admin"]
+    return redis.Redis(port=port, username="admin", password=password, socket_timeout=5)
+
+
 def _replica_of(client, master_port: int) -> bool:
-    replication = client.info("replication")
+    try:
+        replication = client.info("replication")
+    except redis.RedisError:  # not started again yet
+        return False
     return (
         replication.get("role") == "slave"
         and int(replication.get("master_port", 0)) == master_port
