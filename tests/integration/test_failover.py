@@ -9,19 +9,23 @@ test meant to hit it.
 
 import json
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 import redis
 
-from client.local_cluster import LocalCluster
+from client.local_cluster import REPOSITORY_ROOT, LocalCluster
 from jobs import train as train_job
 from jobs.canvas import decode_task_id
+from shared import sentinel
 from shared.listing import list_labelled_images
 from shared.split import stratified_split
 from tests.faults import signal_master, wait_for_another_master
 from tests.images import make_separable_images
-from tests.integration.conftest import clean_environment, client_app, start_submit
+from tests.integration.conftest import clean_environment, client_app, run_submit, start_submit
+from tests.integration.test_submit_cli import processes_mentioning, wait_until_gone
 from training.outputs import held_out_digest
 
 pytestmark = pytest.mark.integration
@@ -178,3 +182,32 @@ def _replica_of(client, master_port: int) -> bool:
 def _refused_writes(client) -> int:
     """Commands the server refused (a replica refuses writes: READONLY)."""
     return sum(stats.get("rejected_calls", 0) for stats in client.info("commandstats").values())
+
+
+def test_submit_py_cluster_with_a_replica_prints_the_sentinels_and_stops_them_all(tmp_path):
+    """The command a user types: the sentinel URL, its cluster.env, a client, Ctrl-C."""
+    command = [sys.executable, "submit.py", "cluster", "--replicas", "1", "--cpu-workers", "1"]
+    command += ["--cache-dir", str(tmp_path / "cache"), "--data-root", str(tmp_path)]
+    process = subprocess.Popen(
+        command, cwd=REPOSITORY_ROOT, env=clean_environment(), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        broker = process.stdout.readline().strip().removeprefix("broker: ")
+        parsed = sentinel.parse(broker)
+        assert len(parsed["addresses"]) == 3 and parsed["username"] == "client"
+        # The file other terminals load: a shell must read the ';' list back whole.
+        env_file = tmp_path / "cache" / "cluster.env"
+        loaded = subprocess.run(
+            ["bash", "-c", f"set -a; . {env_file}; echo $CELERY_BROKER_URL"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        assert loaded == broker
+        jobs = run_submit(["jobs"], clean_environment() | {"CELERY_BROKER_URL": broker})
+        assert jobs.returncode == 0, jobs.stderr
+        ports = [str(port) for _, port in parsed["addresses"]]
+        assert all(processes_mentioning(f"127.0.0.1:{port}") for port in ports)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    assert process.returncode == 0
+    assert all(wait_until_gone(f"127.0.0.1:{port}") == [] for port in ports)
