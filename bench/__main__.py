@@ -23,6 +23,7 @@ TABLE = {
     "predict": ("job_benches.predict", 1),
     "scale": ("scale_bench.scale", 1),
     "recovery": ("recovery.recovery", 1),
+    "failover": ("failover.failover", 1),
     "epochs": ("epochs_bench.epochs", 1),
 }
 BENCHMARKS = tuple(TABLE)

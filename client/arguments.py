@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--gpu-workers", type=positive_int, default=1)
     cluster.add_argument("--flower", type=positive_int, metavar="PORT", help="also run Flower")
     cluster.add_argument(
+        "--replicas",
+        type=positive_int,
+        metavar="N",
+        help="run Redis highly available: a master, N replicas and 3 sentinels",
+    )
+    cluster.add_argument(
         "--data-root",
         action="append",
         help="a folder workers may read images from (repeatable; default: this folder)",

@@ -2,6 +2,8 @@
 
 import re
 
+from shared import sentinel
+
 
 class BrokerUnreachable(RuntimeError):
     """The configured Redis did not answer; the message names it (without password)."""
@@ -15,6 +17,8 @@ def redact(url: str) -> str:
     parameter (which redis-py accepts too) is hidden as well.
     """
     url = re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
+    if ";" in url:  # a list of sentinels: each address may hold a login
+        return ";".join(redact(part) for part in url.split(";"))
     scheme, separator, rest = url.partition("://")
     if not separator:
         return url
@@ -29,15 +33,13 @@ def redact(url: str) -> str:
 def check_reachable(url: str, timeout_seconds: float = 5.0) -> None:
     import redis
 
-    if not url.startswith(("redis://", "rediss://", "unix://")):
+    if not url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
         raise BrokerUnreachable(
-            f"unsupported broker URL {redact(url)}: expected redis://[:password@]host:port/db"
-            " or rediss:// for TLS"
+            f"unsupported broker URL {redact(url)}: expected redis://[:password@]host:port/db,"
+            " rediss:// for TLS, or sentinel://[user:password@]host:port/db;sentinel://host2:port"
         )
     try:
-        client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout_seconds, socket_timeout=timeout_seconds
-        )
+        client = _client(url, timeout_seconds)
     except ValueError as error:
         raise BrokerUnreachable(f"invalid broker URL {redact(url)}: {error}") from None
     try:
@@ -50,3 +52,13 @@ def check_reachable(url: str, timeout_seconds: float = 5.0) -> None:
         raise BrokerUnreachable(f"the broker at {redact(url)} answered: {error}") from None
     finally:
         client.close()
+
+
+def _client(url: str, timeout_seconds: float):
+    """A client of the server (or, behind Sentinel, of the master) that tries once."""
+    import redis
+
+    timeouts = {"socket_connect_timeout": timeout_seconds, "socket_timeout": timeout_seconds}
+    if sentinel.is_sentinel_url(url):
+        return sentinel.master_client(url, **timeouts)
+    return redis.Redis.from_url(url, **timeouts)

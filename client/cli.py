@@ -9,6 +9,7 @@ EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def main(argv=None) -> int:
+    from kombu.exceptions import OperationalError as KombuOperationalError
     from redis import RedisError
 
     from client.broker import BrokerUnreachable
@@ -38,6 +39,13 @@ def main(argv=None) -> int:
         return EXIT_FAILED
     except RedisError as error:  # out of memory, a refused command, a broken connection
         print(f"error: Redis answered: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KombuOperationalError as error:  # publishing gave up: Redis stayed away
+        print(
+            f"error: could not send the job's tasks, Redis stayed away: {error}; the job"
+            " was not started, or only in part: `submit.py resume <job id>` sends it again",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except OSError as error:  # an unwritable --out or --cache-dir, a full disk
         where = f": {error.filename}" if error.filename else ""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from celeryconfig import connection_settings
 from client.broker import check_reachable, redact
 from client.follow import release_results
 from client.local_cluster import LocalCluster
@@ -85,8 +86,7 @@ def connect(args, name: str, log_dir: Path | None, stack) -> Session:
     from workers.app import app
 
     app.conf.update(
-        broker_url=settings.broker_url(),
-        result_backend=settings.result_backend_url(),
+        **connection_settings(settings.broker_url(), settings.result_backend_url()),
         # The client bounds its own wait for a Redis that went away (client.follow).
         result_backend_max_retries=2,
     )

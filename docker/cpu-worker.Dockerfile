@@ -31,11 +31,15 @@ RUN grep -v -E '^tensorflow([^a-zA-Z0-9_.-]|$)' /tmp/requirements.txt > /tmp/req
     && rm -rf /tmp/requirements.txt /tmp/requirements-cpu.txt /root/.cache
 
 # An unprivileged user; the image data mounted at /data must be readable by it.
-# /etc/catdog/redis: where the redis-config service writes Redis's config file (a
-# volume mounted there starts out owned by this user).
+# /etc/catdog/redis: where the redis-config service writes Redis's config file, and
+# /etc/catdog/sentinel-N the sentinels' with docker-compose.ha.yml (a volume mounted
+# there starts out owned by this user).
 ARG APP_UID=10001
 RUN useradd --create-home --uid "${APP_UID}" --user-group --shell /usr/sbin/nologin catdog \
-    && mkdir -p /etc/catdog/redis && chown catdog:catdog /etc/catdog/redis
+    && mkdir -p /etc/catdog/redis /etc/catdog/sentinel-1 /etc/catdog/sentinel-2 \
+        /etc/catdog/sentinel-3 \
+    && chown catdog:catdog /etc/catdog/redis /etc/catdog/sentinel-1 /etc/catdog/sentinel-2 \
+        /etc/catdog/sentinel-3
 
 WORKDIR /app
 COPY celeryconfig.py ./

@@ -7,6 +7,14 @@ starts, into a volume that only it and Redis mount:
 
     python /usr/local/bin/catdog-redis-config /etc/catdog/redis/redis.conf
 
+With ``docker-compose.ha.yml`` (a master, a replica, three sentinels), ``--ha`` writes the
+master's and the replica's files into one folder and each sentinel's into its own volume:
+
+    python /usr/local/bin/catdog-redis-config --ha /etc/catdog/redis /sentinel-1 /sentinel-2 ...
+
+A sentinel rewrites its file as the cluster changes (which server is master now), so an
+existing sentinel file is kept: a restart must not send it back to the first master.
+
 The users are those of ``shared/redis_acl.py``: ``admin`` may do everything; ``worker``,
 ``client`` and ``flower`` may not run the ``@admin`` and ``@dangerous`` commands (``CONFIG``,
 ``FLUSHALL``, ``SHUTDOWN``, ``KEYS``, ``DEBUG``, ``MODULE``, ...) and reach only the keys
@@ -29,7 +37,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from shared import redis_acl
+from shared import redis_acl, sentinel_config
 
 PASSWORD = re.compile(r"[A-Za-z0-9._~-]{16,}")
 MEMORY = re.compile(r"[0-9]+([kmg]b?)?", re.IGNORECASE)
@@ -65,7 +73,9 @@ def acl_users(passwords: dict[str, str]) -> list[str]:
     return redis_acl.acl_lines(passwords, redis_acl.SELECTORS_SINCE)
 
 
-def render(environ) -> str:
+def render(environ, replica_of: str | None = None, announce: str | None = None) -> str:
+    """A data server's file; with ``announce``, one of a Sentinel group (``replica_of`` its
+    first master's host name, or None for the first master itself)."""
     passwords = passwords_from(environ)
     maxmemory = environ.get("REDIS_MAXMEMORY") or "0"
     if not MEMORY.fullmatch(maxmemory):
@@ -92,10 +102,43 @@ def render(environ) -> str:
         # default off (redis_acl.DEFAULT_USER).
         *acl_users(passwords),
     ]
+    if announce:
+        # Sentinels hand out this name, which every container resolves, not an address.
+        lines += [f"replica-announce-ip {announce}"]
+        lines += sentinel_config.replication_lines(passwords["admin"])
+    if replica_of:
+        lines.append(f"replicaof {replica_of} 6379")
     return "\n".join(lines) + "\n"
 
 
-def write(path: Path, text: str) -> None:
+def render_sentinel(environ, master: str) -> str:
+    """A sentinel of the compose group, on port 26379, watching ``master`` (a host name)."""
+    passwords = passwords_from(environ)
+    name = environ.get("CATDOG_SENTINEL_MASTER") or "catdog"
+    lines = [
+        "# Written by catdog-redis-config (docker/redis_config.py); the sentinel rewrites it.",
+        "port 26379",
+        "dir /data",
+        # Containers change addresses when they restart: names, resolved on each use.
+        "sentinel resolve-hostnames yes",
+        "sentinel announce-hostnames yes",
+        *sentinel_config.sentinel_lines(name, master, 6379, passwords),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_ha(environ, config_dir: Path, sentinel_dirs: list[Path]) -> None:
+    """The master's and the replica's files, and each sentinel's unless it has one."""
+    write(config_dir / "redis.conf", render(environ, announce="redis"))
+    write(
+        config_dir / "replica.conf", render(environ, replica_of="redis", announce="redis-replica")
+    )
+    for folder in sentinel_dirs:
+        if not (folder / "sentinel.conf").exists():
+            write(folder / "sentinel.conf", render_sentinel(environ, "redis"), mode=0o600)
+
+
+def write(path: Path, text: str, mode: int = 0o644) -> None:
     """Write ``text`` to ``path`` at once (a temporary file renamed over it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".redis.conf.")
@@ -104,7 +147,7 @@ def write(path: Path, text: str) -> None:
             config.write(text)
         # Readable by the redis user of the redis image (another uid than this one's); only
         # this service and Redis mount the volume.
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
@@ -112,8 +155,18 @@ def write(path: Path, text: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) >= 4 and argv[1] == "--ha":
+        try:
+            write_ha(os.environ, Path(argv[2]), [Path(folder) for folder in argv[3:]])
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote the master's, the replica's and {len(argv) - 3} sentinels' files")
+        return 0
     if len(argv) != 2:
-        print(f"usage: {argv[0]} PATH", file=sys.stderr)
+        print(
+            f"usage: {argv[0]} PATH, or {argv[0]} --ha FOLDER SENTINEL_FOLDER...", file=sys.stderr
+        )
         return 2
     try:
         text = render(os.environ)

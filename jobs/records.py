@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from jobs.record_checks import JOB_ID, PARTS, checked_record, shown
+from shared.redis_client import wait_for_replica
 
 JOBS_KEY = "catdog:jobs"  # sorted set: job id -> submission time
 KINDS = tuple(PARTS)
@@ -73,6 +74,8 @@ def save_record(store, record: JobRecord) -> None:
     # Forget ids whose records have expired.
     pipeline.zremrangebyscore(JOBS_KEY, 0, time.time() - store.artifact_ttl_seconds)
     pipeline.execute()
+    # Without its record a job cannot be followed, fetched or resumed.
+    wait_for_replica(store.redis)
 
 
 def check_job_id(job_id) -> str:

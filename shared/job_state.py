@@ -12,6 +12,7 @@ import time
 import uuid
 
 from shared.blobs import BlobStore
+from shared.redis_client import wait_for_replica
 
 WAIT_INTERVAL_S = 1.0
 # Ours: extend it. Gone: take it again. Another runner's: report it lost.
@@ -68,6 +69,8 @@ class JobState:
         pipeline.set(self.prefix + "result", json.dumps(result), ex=self.ttl_seconds)
         pipeline.delete(self.prefix + "checkpoint", self.prefix + "checkpoint-state")
         pipeline.execute()
+        # The result must outlive a failover: a re-delivered task returns it.
+        wait_for_replica(self.redis)
         if checkpoint_chunks:
             self.redis.delete(*checkpoint_chunks)
 
@@ -144,6 +147,9 @@ class JobState:
         pipeline.set(self.prefix + "checkpoint", value, ex=self.ttl_seconds)
         pipeline.set(self.prefix + "checkpoint-state", state, ex=self.ttl_seconds)
         pipeline.execute()
+        # An epoch's work is worth one round trip to a replica; a failover
+        # then loses no epoch that was saved.
+        wait_for_replica(self.redis)
         if stale:
             self.redis.delete(*stale)
 

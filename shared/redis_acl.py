@@ -123,6 +123,7 @@ CLIENT_WRITES = [
     "catdog:job:*:artifact:input-*",  # the model a predict job classifies with
     "catdog:upload:*",  # --upload: the files' bytes
     "catdog:weights:*",  # --weights FILE
+    "catdog:replication-mark",  # behind Sentinel: WAIT for its own writes (shared.redis_client)
     "celery-taskset-meta-*.s",  # a chord's size, set by whoever sends it
     "celery-taskset-meta-*.c",
     *QUEUES,

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 
 DEFAULT_SHARD_TTL_DAYS = 7.0
+# The name under which sentinels monitor the master (``sentinel monitor NAME ...``).
+DEFAULT_SENTINEL_MASTER = "catdog"
 DEFAULT_ARTIFACT_TTL_HOURS = 24.0
 # Redis re-delivers an unacknowledged task after this long: it must outlast
 # the longest training run, or a second worker would start the same job.
@@ -64,6 +66,17 @@ def result_backend_url() -> str | None:
 def store_url() -> str | None:
     """Where shards and artifacts live; the result backend's Redis by default."""
     return os.environ.get("CATDOG_STORE_URL") or result_backend_url()
+
+
+def sentinel_master_name() -> str:
+    """``CATDOG_SENTINEL_MASTER``: the master's name in the sentinels of a ``sentinel://`` URL."""
+    name = os.environ.get("CATDOG_SENTINEL_MASTER") or DEFAULT_SENTINEL_MASTER
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise SettingError(
+            "CATDOG_SENTINEL_MASTER must be a name of letters, digits, '-', '_' or '.',"
+            f" received {name!r}"
+        )
+    return name
 
 
 def shard_ttl_seconds() -> int:

@@ -15,6 +15,7 @@ import struct
 import numpy as np
 
 from shared.blobs import CHUNK_MAGIC, BlobStore
+from shared.redis_client import wait_for_replica
 
 SHARD_MAGIC = b"CDQSHRD1"
 # In the error of a task that needed uploaded files Redis no longer has: the
@@ -170,6 +171,7 @@ class ShardStore:
     def put_artifact(self, job_id: str, name: str, data: bytes) -> str:
         key = artifact_key(job_id, name)
         self.blobs.put(key, data, self.artifact_ttl_seconds)
+        wait_for_replica(self.redis)  # a finished job's files outlive a failover
         return key
 
     def get_artifact(self, key: str) -> bytes:

@@ -48,3 +48,27 @@ def restart_redis(cluster, signal_number=signal.SIGTERM, timeout_s: float = 60) 
             pass
         assert time.monotonic() < deadline, "redis did not come back"
         time.sleep(0.1)
+
+
+def signal_master(cluster, signal_number=signal.SIGKILL):
+    """Signal the Redis server the sentinels name as master; returns its node."""
+    master = cluster.redis_server.master_node()
+    assert master is not None and master.alive(), "the sentinels name no live master"
+    os.kill(master.process.pid, signal_number)
+    return master
+
+
+def wait_for_another_master(cluster, old_port: int, timeout_s: float = 60) -> int:
+    """Until the sentinels name a master other than ``old_port``; returns its port."""
+    from shared import sentinel
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _, port = sentinel.master_address(cluster.url("admin"))
+            if port != old_port:
+                return port
+        except Exception:
+            pass  # the sentinels are between masters
+        assert time.monotonic() < deadline, f"no failover from port {old_port} in {timeout_s}s"
+        time.sleep(0.1)

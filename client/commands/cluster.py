@@ -25,12 +25,14 @@ def run_cluster(args) -> int:
         data_roots=roots,
         gpu_workers=args.gpu_workers,
         standing=True,
+        replicas=args.replicas or 0,
     )
     try:
         with cluster:
             print(f"broker: {cluster.url()}", flush=True)
             env_file = cache_dir / "cluster.env"
-            write_private(env_file, f"CELERY_BROKER_URL={cluster.url()}\n")
+            # Quoted: a list of sentinels holds ';', which a shell would split on.
+            write_private(env_file, f"CELERY_BROKER_URL='{cluster.url()}'\n")
             print(
                 "  (the URL holds the password of the cluster's client user: other terminals can"
                 f" load it with `set -a; . {env_file}; set +a` instead of a command line)",

@@ -25,6 +25,7 @@ from client.local_cluster.processes import (
     terminate_group,
 )
 from client.local_cluster.redis_server import LocalRedis
+from client.local_cluster.sentinels import SentinelGroup
 from workers import worker_command
 
 STANDING_CLUSTER_DB = 0  # the queues of `submit.py cluster`, beside the shared store
@@ -65,6 +66,7 @@ class LocalCluster:
         gpu_workers: int = 1,
         cpu_workers: int = 1,
         standing: bool = False,
+        replicas: int = 0,
     ):
         self.cache_dir = Path(cache_dir)
         self.log_dir = Path(log_dir)
@@ -73,7 +75,10 @@ class LocalCluster:
         # Workers read files only under these folders (CATDOG_DATA_ROOT).
         self.data_roots = [str(Path(root).resolve()) for root in data_roots]
         self.extra_environment = dict(extra_environment or {})
-        self.redis_server = LocalRedis(self.cache_dir)
+        # With replicas, a master, its replicas and three sentinels (standing clusters).
+        self.redis_server = (
+            SentinelGroup(self.cache_dir, replicas) if replicas else LocalRedis(self.cache_dir)
+        )
         self.standing = standing
         self.processes = {}
         self.worker_arguments = {}
@@ -213,13 +218,15 @@ def client_app(environment: dict, name: str = "client"):
     """
     from celery import Celery
 
+    from celeryconfig import connection_settings
+
     broker = environment["CELERY_BROKER_URL"]
     environment = {"CELERY_RESULT_BACKEND": broker} | environment
     saved = {variable: os.environ.get(variable) for variable in environment}
     os.environ.update(environment)
     app = Celery(name)
     app.config_from_object("celeryconfig")
-    app.conf.update(broker_url=broker, result_backend=environment["CELERY_RESULT_BACKEND"])
+    app.conf.update(**connection_settings(broker, environment["CELERY_RESULT_BACKEND"]))
     try:
         yield app
     finally:

@@ -75,13 +75,13 @@ def server_version(executable: str) -> tuple[int, int]:
 
 
 def config_lines(
-    folder: CacheFolder, port: int, passwords: dict, redis_version: tuple[int, int]
+    data_dir: Path, log: Path, port: int, passwords: dict, redis_version: tuple[int, int]
 ) -> list[str]:
     return [
         "bind 127.0.0.1",
         f"port {port}",
-        f"dir {folder.root}",
-        f"logfile {folder.log}",
+        f"dir {data_dir}",
+        f"logfile {log}",
         # Every write goes to an append-only file, flushed each second and on
         # shutdown: queued tasks, checkpoints and the shard cache survive a
         # restart, a killed client, or a crash (losing at most a second).
@@ -148,7 +148,8 @@ class LocalRedis:
             self.folder.config,
             "\n".join(
                 config_lines(
-                    self.folder,
+                    self.folder.root,
+                    self.folder.log,
                     state["port"],
                     state["passwords"],
                     server_version(find_redis_server()),

