@@ -72,3 +72,30 @@ def wait_for_another_master(cluster, old_port: int, timeout_s: float = 60) -> in
             pass  # the sentinels are between masters
         assert time.monotonic() < deadline, f"no failover from port {old_port} in {timeout_s}s"
         time.sleep(0.1)
+
+
+def start_to(cluster, arguments):
+    """``submit.py`` in the background against ``cluster``; returns (process, job id)."""
+    from tests.integration.conftest import clean_environment, start_submit
+
+    return start_submit(arguments, clean_environment() | cluster.environment())
+
+
+def finish(process, out, timeout=300) -> dict:
+    """Wait for a ``start_to`` process to succeed; returns its metrics."""
+    _, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stderr
+    return json.loads((out / "metrics.json").read_text())
+
+
+def wait_for(condition, timeout=120, interval=0.05, explain=lambda: ""):
+    """Poll ``condition`` until it holds; fail, with ``explain()``, after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting\n{explain()}"
+        time.sleep(interval)
+
+
+def logs(cluster) -> str:
+    """Every log of the cluster's processes, as one text."""
+    return "\n".join(log.read_text(errors="replace") for log in cluster.log_dir.glob("*.log"))

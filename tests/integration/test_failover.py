@@ -7,7 +7,6 @@ fault happened: the sentinels name another master, and the job was where the
 test meant to hit it.
 """
 
-import json
 import signal
 import subprocess
 import sys
@@ -22,9 +21,9 @@ from jobs.canvas import decode_task_id
 from shared import sentinel
 from shared.listing import list_labelled_images
 from shared.split import stratified_split
-from tests.faults import signal_master, wait_for_another_master
+from tests.faults import finish, logs, signal_master, start_to, wait_for, wait_for_another_master
 from tests.images import make_separable_images
-from tests.integration.conftest import clean_environment, client_app, run_submit, start_submit
+from tests.integration.conftest import clean_environment, client_app, run_submit
 from tests.integration.test_submit_cli import processes_mentioning, wait_until_gone
 from training.outputs import held_out_digest
 
@@ -46,27 +45,6 @@ def ha_cluster(tmp_path_factory):
 def ha_app(ha_cluster):
     with client_app(ha_cluster) as app:
         yield app
-
-
-def start_to(cluster, arguments):
-    return start_submit(arguments, clean_environment() | cluster.environment())
-
-
-def finish(process, out, timeout=300) -> dict:
-    _, stderr = process.communicate(timeout=timeout)
-    assert process.returncode == 0, stderr
-    return json.loads((out / "metrics.json").read_text())
-
-
-def wait_for(condition, timeout=120, interval=0.05, explain=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting\n{explain()}"
-        time.sleep(interval)
-
-
-def logs(cluster) -> str:
-    return "\n".join(log.read_text(errors="replace") for log in cluster.log_dir.glob("*.log"))
 
 
 def expected_digest(folder, test_size=0.25, seed=12345) -> str:

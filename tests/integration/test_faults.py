@@ -23,9 +23,17 @@ from jobs import train as train_job
 from jobs.canvas import decode_task_id
 from shared import dead_letters
 from shared.listing import list_labelled_images, plan_shards
-from tests.faults import kill_worker, pool_children, restart_redis
+from tests.faults import (
+    finish,
+    kill_worker,
+    logs,
+    pool_children,
+    restart_redis,
+    start_to,
+    wait_for,
+)
 from tests.images import make_separable_images
-from tests.integration.conftest import clean_environment, client_app, run_submit, start_submit
+from tests.integration.conftest import clean_environment, client_app, run_submit
 from workers import worker_command
 
 pytestmark = pytest.mark.integration
@@ -50,27 +58,6 @@ def fault_cluster(tmp_path_factory):
 def fault_app(fault_cluster):
     with client_app(fault_cluster) as app:
         yield app
-
-
-def start_to(cluster, arguments):
-    return start_submit(arguments, clean_environment() | cluster.environment())
-
-
-def finish(process, out, timeout=300) -> dict:
-    _, stderr = process.communicate(timeout=timeout)
-    assert process.returncode == 0, stderr
-    return json.loads((out / "metrics.json").read_text())
-
-
-def wait_for(condition, timeout=120, interval=0.05, explain=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting\n{explain()}"
-        time.sleep(interval)
-
-
-def logs(cluster) -> str:
-    return "\n".join(log.read_text(errors="replace") for log in cluster.log_dir.glob("*.log"))
 
 
 def held_by(app, task_ids, hostname_prefix: str) -> list[str]:
