@@ -8,15 +8,18 @@ truly disjoint split the tutorial's MLP (SGD, 20 epochs, 32 px) scores about
 import numpy as np
 import pytest
 
+from tests.inputs import unavailable
 from tests.integration.conftest import SHARED_DATA
 
 KAGGLE_TRAIN = SHARED_DATA / "dogs-vs-cats" / "train"
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.skipif(not KAGGLE_TRAIN.is_dir(), reason=f"{KAGGLE_TRAIN} is not here"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def kaggle_images_here():
+    if not KAGGLE_TRAIN.is_dir():
+        unavailable(f"{KAGGLE_TRAIN} is not here")
 
 
 def test_tutorial_mlp_on_kaggle_images_scores_honestly(submit_to_cluster, tmp_path):

@@ -21,6 +21,7 @@ from client.local_cluster import REPOSITORY_ROOT, free_loopback_port
 from client.local_cluster.processes import terminate_group
 from tests.acl_redis import AclRedis, debian_redis, embedded_redis
 from tests.images import make_separable_images
+from tests.inputs import unavailable
 from tests.integration.conftest import clean_environment, run_submit
 from workers import worker_command
 
@@ -153,7 +154,7 @@ def servers(tmp_path_factory):
 
 def server_of(servers, version: str) -> AclRedis:
     if version not in servers:
-        pytest.skip("no Redis 7 (apt-get install redis-tools)")
+        unavailable("no Redis 7 (apt-get install redis-tools)")
     return servers[version]
 
 
@@ -263,7 +264,7 @@ def redis7_cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("acl-redis7")
     binary = debian_redis(folder)
     if binary is None:
-        pytest.skip("no Redis 7 (apt-get install redis-tools)")
+        unavailable("no Redis 7 (apt-get install redis-tools)")
     server = AclRedis(binary, folder)
     base = clean_environment() | {
         "CATDOG_DATA_ROOT": str(tmp_path_factory.getbasetemp()),

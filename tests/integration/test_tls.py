@@ -17,6 +17,7 @@ import pytest
 from client.broker import check_reachable
 from client.local_cluster import REPOSITORY_ROOT, free_loopback_port
 from tests.images import make_separable_images
+from tests.inputs import unavailable
 from tests.integration.conftest import clean_environment, run_submit
 from workers import worker_command
 
@@ -48,7 +49,7 @@ def tls_cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     server = tls_redis_binary(folder)
     if server is None or shutil.which("openssl") is None:
-        pytest.skip("no TLS-capable redis-server (apt-get install redis-tools) or openssl")
+        unavailable("no TLS-capable redis-server (apt-get install redis-tools) or openssl")
     key, certificate = make_certificate(folder)
     port, password = free_loopback_port(), "tls-secret"
     redis = subprocess.Popen(
