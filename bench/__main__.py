@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--repeats", type=int, help="runs of each variant (default 3 or 1)")
     parser.add_argument(
-        "--epochs", type=int, help="overhead and train: epochs (default 10); scale: (default 2)"
+        "--epochs",
+        type=int,
+        help="overhead, train, recovery and failover: epochs (default 10); scale: (default 2)",
     )
     parser.add_argument(
         "--sizes",
