@@ -58,4 +58,4 @@ USER catdog
 
 # workers.worker_command("cpu"): prefork pool, one process per available core unless
 # --concurrency says otherwise.
-CMD ["celery", "-A", "workers.app", "worker", "-Q", "cpu", "-P", "prefork", "--loglevel", "INFO"]
+CMD ["celery", "-A", "workers.app", "worker", "-Q", "cpu", "--without-gossip", "--without-mingle", "-P", "prefork", "--loglevel", "INFO"]

@@ -62,4 +62,4 @@ USER catdog
 # workers.worker_command("gpu"): a prefork pool of one child, which imports TensorFlow and
 # owns the GPU; the main process never imports it (TensorFlow is not fork-safe), keeps
 # answering while the child trains, and replaces a child that dies (see workers/gpu.py).
-CMD ["celery", "-A", "workers.app", "worker", "-Q", "gpu", "-P", "prefork", "-c", "1", "--loglevel", "INFO"]
+CMD ["celery", "-A", "workers.app", "worker", "-Q", "gpu", "--without-gossip", "--without-mingle", "-P", "prefork", "-c", "1", "--loglevel", "INFO"]

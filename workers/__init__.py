@@ -11,6 +11,20 @@ in ``shared/`` (decoding) and ``training/`` (the GPU side).
 POOL_OPTIONS = {"cpu": ["-P", "prefork"], "gpu": ["-P", "prefork", "-c", "1"]}
 
 
+# No gossip and no mingle: workers learn of each other through the registry
+# (workers.heartbeat), and Redis users grant no channels or queues for those.
+QUIET_OPTIONS = ["--without-gossip", "--without-mingle"]
+
+
 def worker_command(queue: str) -> list[str]:
     """``celery -A workers.app worker -Q QUEUE ...`` as a user (or the local cluster) runs it."""
-    return ["celery", "-A", "workers.app", "worker", "-Q", queue, *POOL_OPTIONS[queue]]
+    return [
+        "celery",
+        "-A",
+        "workers.app",
+        "worker",
+        "-Q",
+        queue,
+        *QUIET_OPTIONS,
+        *POOL_OPTIONS[queue],
+    ]

@@ -143,7 +143,6 @@ class LocalCluster:
         command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker"]
         command += self.worker_arguments[role]
         command += ["-n", f"{role}-{self.name}@%h", "--loglevel", "INFO"]
-        command += ["--without-gossip", "--without-mingle"]
         self._spawn(role, command, self.environment("worker"))
 
     def start_flower(self, port: int, basic_auth: str) -> None:
