@@ -8,6 +8,7 @@ clean. No worker container restarts, and each one keeps consuming its queue.
 """
 
 import pytest
+from kombu import Connection
 
 from client.local_cluster.cluster import client_app
 from shared import dead_letters
@@ -27,9 +28,9 @@ def workers(cluster) -> dict:
     }
 
 
-def consumed_queues(inspector) -> list[str]:
+def consumed_queues(app, inspector) -> list[str]:
     for _ in range(30):  # a worker that has just started answers once it is ready
-        queues = app.control.inspect(timeout=2).active_queues() or {}
+        queues = app.control.inspect(timeout=2, connection=inspector).active_queues() or {}
         names = sorted(queue["name"] for entries in queues.values() for queue in entries)
         if names == ["cpu", "cpu", "gpu"]:
             break
@@ -45,11 +46,11 @@ def app(compose_cluster):
 
 @pytest.fixture
 def inspector(compose_cluster):
-    """As Flower's user, whose password must not stop workers either: replies to control
-    messages need a reply queue, which the client user may not write."""
-    url = compose_cluster.redis_url("flower")
-    with client_app({"CELERY_BROKER_URL": url}, "inspector") as running:
-        yield running
+    """A connection as Flower's user, whose password must not stop workers either: replies
+    to control messages need a reply queue, which the client user may not write. (One
+    process's Celery apps share one broker URL, from the environment: hence ``connection=``.)"""
+    with Connection(compose_cluster.redis_url("flower")) as connection:
+        yield connection
 
 
 def outcome(result, timeout=120):
@@ -71,10 +72,11 @@ def test_absurd_arguments_are_refused_and_no_worker_restarts(compose_cluster, ap
     state, error = outcome(train)
     assert state == "FAILURE" and "314,572,800 bytes of pixels" in error
     assert workers(compose_cluster) == before
-    assert consumed_queues(inspector) == ["cpu", "cpu", "gpu"]
+    assert consumed_queues(app, inspector) == ["cpu", "cpu", "gpu"]
 
 
 def test_remote_control_cannot_stop_or_reconfigure_workers(compose_cluster, app, inspector):
+    assert consumed_queues(app, inspector) == ["cpu", "cpu", "gpu"]  # all three answer
     before = workers(compose_cluster)
     for command, arguments in (
         ("shutdown", {}),
@@ -82,30 +84,34 @@ def test_remote_control_cannot_stop_or_reconfigure_workers(compose_cluster, app,
         ("pool_restart", {}),
         ("autoscale", {"max": 8, "min": 1}),
     ):
-        replies = inspector.control.broadcast(command, arguments=arguments, reply=True, timeout=5)
+        replies = app.control.broadcast(
+            command, arguments=arguments, reply=True, timeout=10, connection=inspector
+        )
         assert len(replies) == 3, replies
         assert all("is refused" in next(iter(r.values()))["error"] for r in replies), replies
     app.control.shutdown()
     assert workers(compose_cluster) == before
-    assert consumed_queues(inspector) == ["cpu", "cpu", "gpu"]
+    assert consumed_queues(app, inspector) == ["cpu", "cpu", "gpu"]
 
 
 def test_workers_started_on_a_queue_holding_poison_start_clean(compose_cluster, app, inspector):
     """The message waits while no CPU worker runs; the workers then start, refuse it, and
     stay up; one whose three earlier tries died is dead-lettered unrun."""
     compose_cluster.run("stop", "cpu-worker")
-    poison = app.send_task("catdog.decode_shard", args=["poison", "/data", POISON], queue="cpu")
-    buried_id = f"poison-{poison.id}"
-    admin = compose_cluster.redis()
-    admin.set(dead_letters.starts_key(buried_id), dead_letters.MAX_DEATHS)
-    valid = POISON | {"image_size": 8}
-    buried = app.send_task(
-        "catdog.decode_shard", args=["poison", "/data", valid], queue="cpu", task_id=buried_id
-    )
-    compose_cluster.run("start", "cpu-worker")
+    try:
+        poison = app.send_task("catdog.decode_shard", args=["poison", "/data", POISON], queue="cpu")
+        buried_id = f"poison-{poison.id}"
+        admin = compose_cluster.redis()
+        admin.set(dead_letters.starts_key(buried_id), dead_letters.MAX_DEATHS)
+        valid = POISON | {"image_size": 8}
+        buried = app.send_task(
+            "catdog.decode_shard", args=["poison", "/data", valid], queue="cpu", task_id=buried_id
+        )
+    finally:
+        compose_cluster.run("start", "cpu-worker")
     assert outcome(poison)[0] == "FAILURE"
     state, error = outcome(buried)
     assert state == "FAILURE" and "it is not run again" in error
     assert dead_letters.dead_letters_of(admin, [buried_id]) == [buried_id]
     assert dead_letters.drop(admin, [buried_id]) == 1
-    assert consumed_queues(inspector) == ["cpu", "cpu", "gpu"]
+    assert consumed_queues(app, inspector) == ["cpu", "cpu", "gpu"]

@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from kombu import Connection
 
 from client.local_cluster import LocalCluster
 from client.local_cluster.cluster import client_app as app_of_environment
@@ -37,8 +38,8 @@ def hostile(tmp_path_factory):
     ) as cluster:  # fmt: skip
         cluster.data = folder / "data"
         cluster.main_pids = {role: process.pid for role, process in cluster.processes.items()}
-        with app_of_environment(cluster.environment("flower")) as app:
-            assert_workers_serve(cluster, app)  # ready: pool processes started
+        with client_app(cluster) as app, Connection(cluster.url("flower")) as connection:
+            assert_workers_serve(cluster, app, connection)  # ready: pool processes started
         yield cluster
 
 
@@ -51,19 +52,21 @@ def app(hostile):
 
 @pytest.fixture(scope="module")
 def inspector(hostile):
-    """As Flower's user: Celery's replies to control messages need a queue the client
-    user may not write (``shared.redis_acl``); this password must not stop workers either."""
-    with app_of_environment(hostile.environment("flower"), "inspector") as running:
-        yield running
+    """A connection as Flower's user, for Celery's control messages that want replies: the
+    client user may not write a reply queue (``shared.redis_acl``), and this password must
+    not stop workers either. One process's Celery apps share one broker URL (from the
+    environment), so this goes to ``control`` calls as ``connection=``."""
+    with Connection(hostile.url("flower")) as connection:
+        yield connection
 
 
-def assert_workers_serve(cluster, app):
+def assert_workers_serve(cluster, app, connection):
     """The same main processes as at the start, alive, each consuming its queue."""
     for role, pid in cluster.main_pids.items():
         assert cluster.processes[role].pid == pid and cluster.processes[role].poll() is None, role
     consumed = []
     for _ in range(30):  # a worker that has just started answers once it is ready
-        queues = app.control.inspect(timeout=2).active_queues() or {}
+        queues = app.control.inspect(timeout=2, connection=connection).active_queues() or {}
         consumed = sorted(queue["name"] for entries in queues.values() for queue in entries)
         if consumed == ["cpu", "gpu"]:
             return
@@ -87,7 +90,7 @@ def test_an_image_size_of_100000_is_refused_before_any_allocation(hostile, app, 
     state, error = finished(decode(app, shard, hostile.data))
     assert state == "FAILURE"
     assert "image size must be a whole number of pixels from 1 to 512, received 100000" in error
-    assert_workers_serve(hostile, inspector)
+    assert_workers_serve(hostile, app, inspector)
 
 
 def test_a_shard_past_the_byte_bound_is_refused_and_nothing_is_stored(hostile, app, inspector):
@@ -98,7 +101,7 @@ def test_a_shard_past_the_byte_bound_is_refused_and_nothing_is_stored(hostile, a
     state, error = finished(decode(app, shard | {"paths": ["cat.0.jpg"] * 2}, hostile.data))
     assert state == "FAILURE" and "more than once" in error
     assert not hostile.redis().exists(SHARD_KEY)
-    assert_workers_serve(hostile, inspector)
+    assert_workers_serve(hostile, app, inspector)
 
 
 def test_pool_processes_run_under_an_address_space_limit(hostile):
@@ -138,7 +141,7 @@ def test_a_memory_error_fails_its_task_and_the_worker_goes_on(hostile, app, insp
     assert state == "FAILURE"
     assert "ran out of memory" in error and "the worker goes on" in error
     assert pool_children(hostile, "cpu-worker") == [child]  # not even the pool process died
-    assert_workers_serve(hostile, inspector)
+    assert_workers_serve(hostile, app, inspector)
 
 
 REFUSED_COMMANDS = [
@@ -158,18 +161,20 @@ REFUSED_COMMANDS = [
 def test_remote_control_that_changes_workers_is_refused(
     hostile, app, inspector, command, arguments
 ):
-    replies = inspector.control.broadcast(command, arguments=arguments, reply=True, timeout=5)
+    replies = app.control.broadcast(
+        command, arguments=arguments, reply=True, timeout=5, connection=inspector
+    )
     assert len(replies) == 2, replies  # both workers answered
     for reply in replies:
         (answer,) = reply.values()
         assert "is refused by this cluster's workers" in answer["error"], answer
-    assert_workers_serve(hostile, inspector)
+    assert_workers_serve(hostile, app, inspector)
 
 
 def test_the_client_api_shutdown_stops_nothing(hostile, app, inspector):
     app.control.shutdown()  # as a user would type it: no reply asked for
     app.control.cancel_consumer("gpu")
-    assert_workers_serve(hostile, inspector)
+    assert_workers_serve(hostile, app, inspector)
 
 
 def test_celerys_chord_unlock_is_not_served(hostile, app, inspector):
@@ -180,17 +185,19 @@ def test_celerys_chord_unlock_is_not_served(hostile, app, inspector):
     unlock = app.send_task("celery.chord_unlock", args=arguments, queue="gpu")
     assert finished(unlock)[0] == "FAILURE"
     assert type(unlock.result).__name__ == "NotRegistered", repr(unlock.result)
-    assert_workers_serve(hostile, inspector)
+    assert_workers_serve(hostile, app, inspector)
 
 
 def test_revoke_only_for_cancelled_jobs_and_never_terminate(hostile, app, inspector):
     other = "20261203-101010-abcdef-decode-0"
-    (reply,) = inspector.control.revoke(other, reply=True, timeout=5)[:1]
+    (reply,) = app.control.revoke(other, reply=True, timeout=5, connection=inspector)[:1]
     assert "not a task of a cancelled job" in next(iter(reply.values()))["error"]
-    (reply,) = inspector.control.revoke(other, terminate=True, reply=True, timeout=5)[:1]
+    (reply,) = app.control.revoke(
+        other, terminate=True, reply=True, timeout=5, connection=inspector
+    )[:1]
     assert "terminate is refused" in next(iter(reply.values()))["error"]
     hostile.redis().set("catdog:job:20261203-101010-abcdef:cancel", "1", ex=60)
-    replies = inspector.control.revoke(other, reply=True, timeout=5)
+    replies = app.control.revoke(other, reply=True, timeout=5, connection=inspector)
     assert all("flagged as revoked" in next(iter(r.values()))["ok"] for r in replies), replies
 
 
@@ -222,7 +229,7 @@ def test_a_message_whose_processes_died_three_times_is_dead_lettered(hostile, ap
     )
     assert dropped.returncode == 0 and "dropped 1" in dropped.stdout, dropped.stderr
     assert not dead_letters.dead_letters_of(store, [task_id])
-    assert_workers_serve(hostile, inspector)
+    assert_workers_serve(hostile, app, inspector)
 
 
 FUZZ_MESSAGES = 600
@@ -234,7 +241,7 @@ def test_fuzzed_messages_are_each_answered_and_no_worker_dies(hostile, app, insp
     of a worker exits, and the job succeeds."""
     rng = random.Random(20261203)
     bases = message_fuzz.base_arguments(str(hostile.data), str(tmp_path / "no-root"))
-    registered = inspector.control.inspect(timeout=5).registered() or {}
+    registered = app.control.inspect(timeout=5, connection=inspector).registered() or {}
     names = sorted({name for names in registered.values() for name in names})
     assert set(bases) <= set(names), names
     sent = []
@@ -256,14 +263,14 @@ def test_fuzzed_messages_are_each_answered_and_no_worker_dies(hostile, app, insp
     print(f"fuzz: {len(sent)} messages sent; outcomes {counts}; {len(buried)} dead-lettered")
     assert set(states.values()) <= {"SUCCESS", "FAILURE"}, counts
     assert counts.get("FAILURE", 0) > FUZZ_MESSAGES // 2  # most were refused
-    assert_workers_serve(hostile, inspector)
+    assert_workers_serve(hostile, app, inspector)
     out = tmp_path / "out"
     arguments = ["train", "--data", hostile.data, "--epochs", 1, "--image-size", 8]
     environment = clean_environment() | hostile.environment()
     job = run_submit([*arguments, "--out", out, "--broker", hostile.url("client")], environment)
     assert job.returncode == 0, job.stderr
     assert (out / "model.keras").exists()
-    assert_workers_serve(hostile, inspector)
+    assert_workers_serve(hostile, app, inspector)
 
 
 def test_the_standing_cluster_starts_clean_on_a_cache_folder_holding_a_poison_message(
