@@ -6,6 +6,7 @@ listing are sent to a worker directly as decode tasks, as a changed disk (or
 a forged task) would present them.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -30,6 +31,11 @@ from tests.integration.conftest import clean_environment, run_submit
 from tests.mutations import write_mutants
 
 pytestmark = pytest.mark.integration
+
+
+def fake_shard_key(name: str) -> str:
+    """A key of the form workers accept (``shared.task_arguments``), named for the test."""
+    return "catdog:shard:" + hashlib.sha256(name.encode()).hexdigest()
 
 
 def big_png_header(width: int, height: int, colour_type: int) -> bytes:
@@ -120,7 +126,7 @@ def test_files_swapped_after_listing_are_rejected_not_followed(cluster, cluster_
     listening.bind(str(data / "cat.4.jpg"))
     paths = ["cat.0.jpg", "cat.1.jpg", "sub/secret.jpg", "cat.2.jpg", "cat.3.jpg", "cat.4.jpg"]
 
-    task = decode_task(cluster_app, data, "catdog:shard:hostile-swapped", paths)
+    task = decode_task(cluster_app, data, fake_shard_key("hostile-swapped"), paths)
     summary = task.get(timeout=60)
     listening.close()
 
@@ -207,7 +213,7 @@ def test_workers_never_run_ghostscript(tmp_path):
         assert f"PATH={path}".encode() in worker_environment
         assert shutil.which("gs", path=path) == str(fake_bin / "gs")
 
-        task = decode_task(app, data, "catdog:shard:hostile-eps", ["cat.0.jpg", "cat.9999.jpg"])
+        task = decode_task(app, data, fake_shard_key("hostile-eps"), ["cat.0.jpg", "cat.9999.jpg"])
         summary = task.get(timeout=120)
         follow.release_results(app, [task.id])
 
