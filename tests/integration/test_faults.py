@@ -271,7 +271,7 @@ def test_no_gpu_worker_is_reported_by_queue_name(fault_cluster, tmp_path):
     assert process.returncode == 1
     last_line = process.stderr.strip().splitlines()[-1]
     assert last_line.startswith("error: no worker consumes queue 'gpu'"), process.stderr
-    assert "-Q gpu -P prefork -c 1" in last_line
+    assert "-Q gpu --without-gossip --without-mingle -P prefork -c 1" in last_line
     assert "Traceback" not in process.stderr
 
 
