@@ -64,7 +64,8 @@ def test_a_queue_nobody_consumes_fails_after_the_wait_timeout_naming_it():
     clock.now = 9
     watch("gpu", ["mine-train"])
     clock.now = 11
-    with pytest.raises(JobFailed, match=r"no worker consumes queue 'gpu' .*-Q gpu --without-gossip --without-mingle -P prefork -c 1"):
+    command = r"-Q gpu --without-gossip --without-mingle -P prefork -c 1"
+    with pytest.raises(JobFailed, match=rf"no worker consumes queue 'gpu' .*{command}"):
         watch("gpu", ["mine-train"])
 
 
