@@ -70,8 +70,20 @@ def wait_for_another_master(cluster, old_port: int, timeout_s: float = 60) -> in
                 return port
         except Exception:
             pass  # the sentinels are between masters
-        assert time.monotonic() < deadline, f"no failover from port {old_port} in {timeout_s}s"
+        assert time.monotonic() < deadline, (
+            f"no failover from port {old_port} in {timeout_s}s\n{sentinel_logs(cluster)}"
+        )
         time.sleep(0.1)
+
+
+def sentinel_logs(cluster, lines: int = 60) -> str:
+    """The last lines of every sentinel's and data server's log: why a failover did or not."""
+    texts = []
+    for log in sorted((cluster.redis_server.root.parent / "logs").glob("*.log")):
+        if log.name.startswith(("sentinel", "redis-")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            texts.append(f"--- {log.name}\n" + "\n".join(tail))
+    return "\n".join(texts)
 
 
 def start_to(cluster, arguments):

@@ -13,6 +13,16 @@ from PIL import Image
 
 NOBODY = 65534
 
+# Where a cluster is named. An integration fixture of the same run (a session-scoped
+# client app) sets them in this process; unit tests run with no broker, whatever ran before.
+CLUSTER_VARIABLES = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CATDOG_STORE_URL")
+
+
+@pytest.fixture(autouse=True)
+def no_cluster_configured(monkeypatch):
+    for variable in CLUSTER_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+
 
 def _gradient(width: int, height: int) -> np.ndarray:
     """A smooth RGB picture (no flat areas, no sharp edges) as uint8 (H, W, 3)."""
