@@ -54,7 +54,14 @@ def test_predictions_may_name_only_listed_files():
             checked_table(json.dumps(bad).encode(), listed, 2)
     with pytest.raises(ResultRejected):
         checked_table(b"not json", listed, 2)
-    assert checked_rejections([{"path": "2.jpg", "reason": "empty"}], listed)
+    # Listed files come back with their reasons, and nothing else a peer added.
+    sent = [{"path": "2.jpg", "reason": "empty", "extra": "dropped"}]
+    assert checked_rejections(sent, listed) == [{"path": "2.jpg", "reason": "empty"}]
+    assert checked_rejections([], listed) == []
+    with pytest.raises(ResultRejected):
+        checked_rejections([{"path": "2.jpg", "reason": 3}], listed)
+    with pytest.raises(ResultRejected):
+        checked_rejections({"path": "2.jpg", "reason": "empty"}, listed)
     with pytest.raises(ResultRejected):
         checked_rejections([{"path": "/etc/shadow", "reason": "x"}], listed)
 
