@@ -114,7 +114,18 @@ def _add_train(train: argparse.ArgumentParser) -> None:
 def _add_compare(compare: argparse.ArgumentParser) -> None:
     compare.add_argument("--data", required=True, help="folder of LABEL.N.jpg images")
     compare.add_argument(
-        "--optimizers", nargs="+", choices=OPTIMIZERS, default=["sgd", "rmsprop", "adagrad"]
+        "--optimizers",
+        nargs="+",
+        choices=OPTIMIZERS,
+        help="default: sgd rmsprop adagrad, the tutorial's three; with several --models,"
+        " each model's own",
+    )
+    compare.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODELS,
+        help="compare models on the same split (runs named MODEL-OPTIMIZER); replaces --model;"
+        " one decoding at --image-size, by default the largest of the models' own sizes",
     )
     compare.add_argument(
         "--learning-rates",

@@ -14,19 +14,23 @@ class UsageError(ValueError):
 
 
 def training_options(
-    args, labels, optimizer=None, learning_rate=None, layout="names"
+    args, labels, optimizer=None, learning_rate=None, layout="names", *, model=None, image_size=None
 ) -> TrainingOptions:
-    """Every option spelled out: the model's defaults fill what the user left out."""
+    """Every option spelled out: the model's defaults fill what the user left out.
+
+    ``model`` and ``image_size``, when given, stand in for ``--model`` and
+    ``--image-size`` (compare's runs of several models on one decoding).
+    """
     try:
         return TrainingOptions.for_model(
             labels,
-            args.model,
+            model or args.model,
             layout=layout,
             optimizer=optimizer,
             learning_rate=learning_rate,
             epochs=args.epochs,
             batch_size=args.batch_size,
-            image_size=args.image_size,
+            image_size=image_size or args.image_size,
             seed=args.seed,
             test_size=args.test_size,
             patience=args.patience,

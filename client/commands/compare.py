@@ -1,4 +1,4 @@
-"""``submit.py compare``: the tutorial's optimizer comparison as one job."""
+"""``submit.py compare``: optimizers (the tutorial's comparison) or models, side by side."""
 
 import json
 import sys
@@ -18,19 +18,43 @@ from client.session import new_job_id
 from jobs import compare as compare_job
 from jobs.records import DataPart, JobRecord, listing_summary
 from shared.listing import list_labelled_images, plan_shards, require_trainable
+from shared.options import MODEL_DEFAULTS
+
+# What compare trains with no --optimizers: the tutorial's three (its adagrad
+# run silently reused sgd's; here each is built from scratch).
+TUTORIAL_OPTIMIZERS = ("sgd", "rmsprop", "adagrad")
 
 
 def plan_runs(args, labels: list[str], layout: str = "names") -> list[dict]:
-    """One run per optimizer, or per optimizer and learning rate with a grid."""
-    optimizers = list(dict.fromkeys(args.optimizers))
+    """One run per model, optimizer and learning rate asked for; all on one decoding.
+
+    With several ``--models`` and no ``--optimizers`` each model trains with its
+    own default optimizer; without ``--image-size`` every run gets the largest of
+    the models' own sizes, so that one set of shards (and one split) serves all.
+    """
+    models = list(dict.fromkeys(getattr(args, "models", None) or [args.model]))
     rates = list(dict.fromkeys(args.learning_rates or [None]))
+    image_size = args.image_size or max(MODEL_DEFAULTS[model]["image_size"] for model in models)
     runs = []
-    for optimizer in optimizers:
-        for rate in rates:
-            options = training_options(args, labels, optimizer, rate, layout)
-            name = compare_job.run_name(optimizer, options.learning_rate, len(rates) > 1)
-            runs.append({"name": name, "options": options.to_json()})
+    for model in models:
+        for optimizer in _optimizers(args, several_models=len(models) > 1):
+            for rate in rates:
+                options = training_options(
+                    args, labels, optimizer, rate, layout, model=model, image_size=image_size
+                )
+                name = compare_job.run_name(
+                    options.optimizer, options.learning_rate, len(rates) > 1
+                )
+                if len(models) > 1:
+                    name = f"{model}-{name}"
+                runs.append({"name": name, "options": options.to_json()})
     return runs
+
+
+def _optimizers(args, several_models: bool) -> list:
+    if args.optimizers:
+        return list(dict.fromkeys(args.optimizers))
+    return [None] if several_models else list(TUTORIAL_OPTIMIZERS)
 
 
 def run_compare(args) -> int:
@@ -82,7 +106,7 @@ def report(collected: dict, out: Path) -> int:
 
 def _collect_run(store, record, run, outcome, summaries, output: OutputFolder) -> dict:
     options = run["options"]
-    row = {"name": run["name"], "optimizer": options["optimizer"]}
+    row = {"name": run["name"], "model": options["model"], "optimizer": options["optimizer"]}
     row["learning_rate"] = options["learning_rate"]
     if outcome["state"] != "SUCCESS":
         return row | {"state": "failed", "error": outcome["error"]}
@@ -112,10 +136,11 @@ def _write_comparison(table: list[dict], output: OutputFolder, job_id: str) -> N
 
 
 def _print_table(table: list[dict], out_dir: Path, seconds: float) -> None:
-    print(f"{'run':<16} {'optimizer':<9} {'rate':>8} {'held-out acc':>12} {'loss':>7}"
-          f" {'train s':>8} {'best epoch':>10}")  # fmt: skip
+    print(f"{'run':<16} {'model':<14} {'optimizer':<9} {'rate':>8} {'held-out acc':>12}"
+          f" {'loss':>7} {'train s':>8} {'best epoch':>10}")  # fmt: skip
     for row in table:
-        start = f"{row['name']:<16} {row['optimizer']:<9} {row['learning_rate']:>8g}"
+        start = f"{row['name']:<16} {row['model']:<14} {row['optimizer']:<9}"
+        start += f" {row['learning_rate']:>8g}"
         if row["state"] != "succeeded":
             print(f"{start} FAILED: {row['error']}")
             continue

@@ -44,6 +44,27 @@ def test_compare_trains_each_optimizer_on_the_same_split(cluster, tmp_path):
     assert "adagrad" in process.stdout and "held-out acc" in process.stdout
 
 
+def test_compare_models_trains_each_model_on_the_same_held_out_images(cluster, tmp_path):
+    make_separable_images(tmp_path / "data", per_label=20)
+    arguments = ["compare", "--data", tmp_path / "data", "--models", "mlp", "cnn"]
+    arguments += ["--epochs", 2, "--image-size", 16, "--batch-size", 8, "--out", tmp_path / "out"]
+    process = run_submit(arguments, clean_environment() | cluster.environment())
+    assert process.returncode == 0, process.stderr
+    table = json.loads((tmp_path / "out" / "compare.json").read_text())
+    assert [(row["name"], row["model"], row["optimizer"]) for row in table] == [
+        ("mlp-sgd", "mlp", "sgd"),
+        ("cnn-adam", "cnn", "adam"),
+    ]
+    assert {row["state"] for row in table} == {"succeeded"}
+    metrics = [
+        json.loads((tmp_path / "out" / row["name"] / "metrics.json").read_text()) for row in table
+    ]
+    assert [m["model"] for m in metrics] == ["mlp", "cnn"]
+    assert metrics[0]["test_set_sha256"] == metrics[1]["test_set_sha256"]
+    assert metrics[0]["shards"] == metrics[1]["shards"]  # decoded once, for both
+    assert "cnn-adam" in process.stdout
+
+
 def test_a_failed_run_fails_alone(cluster_app, tmp_path):
     make_separable_images(tmp_path / "data", per_label=10)
     listing = list_labelled_images(tmp_path / "data")

@@ -58,6 +58,42 @@ def test_compare_grid_names_runs_by_rate_and_drops_duplicates():
     assert runs[3]["options"]["learning_rate"] == 0.01
 
 
+def test_compare_models_runs_each_model_with_its_own_optimizer_on_one_decoding():
+    runs = plan_runs(parse("compare", "--data", "d", "--models", "mlp", "cnn"), ["cat", "dog"])
+    assert [run["name"] for run in runs] == ["mlp-sgd", "cnn-adam"]
+    options = [run["options"] for run in runs]
+    assert [(o["model"], o["optimizer"], o["learning_rate"]) for o in options] == [
+        ("mlp", "sgd", 0.01),
+        ("cnn", "adam", 0.001),
+    ]
+    assert [o["epochs"] for o in options] == [20, 25]  # each model's own defaults
+    # One decoding for all runs: the largest of the models' own sizes, the same split.
+    assert {o["image_size"] for o in options} == {64}
+    assert {(o["seed"], o["test_size"]) for o in options} == {(12345, 0.25)}
+
+
+def test_compare_models_with_optimizers_and_an_image_size_makes_a_grid():
+    args = parse("compare", "--data", "d", "--models", "cnn", "mlp",
+                 "--optimizers", "sgd", "adam", "--image-size", 16)  # fmt: skip
+    runs = plan_runs(args, ["cat", "dog"])
+    assert [run["name"] for run in runs] == ["cnn-sgd", "cnn-adam", "mlp-sgd", "mlp-adam"]
+    assert {run["options"]["image_size"] for run in runs} == {16}
+
+
+def test_compare_models_share_the_largest_of_their_image_sizes():
+    args = parse("compare", "--data", "d", "--models", "mlp", "mobilenet_v2", "--epochs", 2)
+    runs = plan_runs(args, ["cat", "dog"])
+    assert [run["name"] for run in runs] == ["mlp-sgd", "mobilenet_v2-adam"]
+    assert {run["options"]["image_size"] for run in runs} == {160}
+
+
+def test_compare_with_a_single_model_keeps_the_optimizer_names():
+    args = parse("compare", "--data", "d", "--models", "cnn", "--optimizers", "sgd", "adam")
+    runs = plan_runs(args, ["cat", "dog"])
+    assert [run["name"] for run in runs] == ["sgd", "adam"]
+    assert {run["options"]["model"] for run in runs} == {"cnn"}
+
+
 def test_non_positive_learning_rates_are_usage_errors():
     with pytest.raises(UsageError, match="must be a positive number"):
         plan_runs(parse("compare", "--data", "d", "--learning-rates", 0.1, -1), ["a", "b"])
