@@ -32,7 +32,7 @@ def failover(args) -> int:
     from client.local_cluster import LocalCluster
 
     data = Path(args.data or KAGGLE_TRAIN)
-    epochs = args.epochs or 10
+    epochs = args.epochs
     with tempfile.TemporaryDirectory(prefix="catdog-failover-") as scratch:
         scratch = Path(scratch)
         with LocalCluster(

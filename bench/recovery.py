@@ -40,7 +40,7 @@ def recovery(args) -> int:
                 for key in cluster.redis().scan_iter(match="catdog:shard:*", count=1000):
                     cluster.redis().delete(key)
                 say(f"recovery: a job with fault {fault!r}")
-                rows.append(_run(cluster, data, args.epochs or 10, fault, scratch))
+                rows.append(_run(cluster, data, args.epochs, fault, scratch))
     clean = rows[0]["wall_s"]
     table = [
         [row["fault"], row["wall_s"], row["wall_s"] - clean, row.get("kill_to_done_s", "-")]

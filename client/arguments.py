@@ -17,6 +17,20 @@ from shared.options import (
 )
 
 RATES = ", ".join(f"{name} {rate}" for name, rate in DEFAULT_LEARNING_RATES.items())
+# Both layouts shared.layout reads.
+DATA_HELP = "folder of labelled images: LABEL.N.jpg files, or one subfolder per label"
+
+
+def _per_model(setting: str) -> str:
+    """Each model's default for ``setting``, e.g. ``sgd (mlp), adam (cnn, mobilenet_v2)``."""
+    models_by_value = {}
+    for model, defaults in MODEL_DEFAULTS.items():
+        models_by_value.setdefault(defaults[setting], []).append(model)
+    return ", ".join(f"{value} ({', '.join(models)})" for value, models in models_by_value.items())
+
+
+OPTIMIZER_DEFAULTS = _per_model("optimizer")
+SCHEDULE_DEFAULTS = _per_model("schedule")
 
 
 def positive_int(text: str) -> int:
@@ -37,6 +51,14 @@ def seed(text: str) -> int:
     value = int(text)
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SEED}, received {text}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    value = float(text)
+    # 0 once fell back to the default unseen: a wait must be a real, positive bound.
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, received {text}")
     return value
 
 
@@ -93,26 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="run an interrupted job on to its end")
     resume.add_argument("job_id", help="the id `train` printed (job YYYYMMDD-HHMMSS-xxxxxx)")
     resume.add_argument("--out", help="output folder (default runs/<job id>/)")
+    # Shards and data folders are the record's: resume takes only where the cluster is.
     _add_cluster_options(resume)
     return parser
 
 
 def _add_train(train: argparse.ArgumentParser) -> None:
-    train.add_argument(
-        "--data", required=True, help="folder of LABEL.N.jpg images (Kaggle's train/)"
-    )
-    train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: sgd (mlp), adam (cnn)")
+    train.add_argument("--data", required=True, help=DATA_HELP + " (e.g. Kaggle's train/)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default: {OPTIMIZER_DEFAULTS}")
     train.add_argument("--learning-rate", type=float, help=f"default per optimizer: {RATES}")
     _add_training_options(train)
     train.add_argument("--out", help="output folder (default runs/<job id>/)")
     train.add_argument(
-        "--predict", metavar="DIR", help="then classify DIR (e.g. test1/) into OUT/predictions.csv"
+        "--predict",
+        metavar="DIR",
+        help="then classify DIR (e.g. test1/) into OUT/predictions.csv; the workers read DIR"
+        " at this same path (--worker-data-dir applies to --data only)",
     )
     _add_job_options(train)
 
 
 def _add_compare(compare: argparse.ArgumentParser) -> None:
-    compare.add_argument("--data", required=True, help="folder of LABEL.N.jpg images")
+    compare.add_argument("--data", required=True, help=DATA_HELP)
     compare.add_argument(
         "--optimizers", nargs="+", choices=OPTIMIZERS, default=["sgd", "rmsprop", "adagrad"]
     )
@@ -156,7 +180,8 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--schedule",
         choices=SCHEDULES,
-        help="learning rate over time: constant (mlp) or cosine decay to zero (cnn)",
+        help="learning rate over time: constant or cosine decay to zero; default:"
+        f" {SCHEDULE_DEFAULTS}",
     )
     command.add_argument(
         "--patience",
@@ -206,7 +231,7 @@ def _add_tta(command: argparse.ArgumentParser, what: str) -> None:
 
 
 def _add_job_options(command: argparse.ArgumentParser) -> None:
-    """What every new job takes: detaching, uploading, and where the cluster is."""
+    """What every new job takes: detaching, uploading, its data, and where the cluster is."""
     command.add_argument(
         "--detach", action="store_true", help="with --broker: print the job id and return"
     )
@@ -216,26 +241,26 @@ def _add_job_options(command: argparse.ArgumentParser) -> None:
         help="send the files' bytes through Redis, for workers without the data folder"
         " (automatic when a worker says it cannot see it)",
     )
+    command.add_argument(
+        "--shard-size", type=positive_int, default=1000, help="images per decode task"
+    )
+    command.add_argument(
+        "--worker-data-dir",
+        help="where workers find --data, if they mount it elsewhere (default: the same path)",
+    )
     _add_cluster_options(command)
 
 
 def _add_cluster_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
-        "--shard-size", type=positive_int, default=1000, help="images per decode task"
-    )
-    command.add_argument(
         "--broker", help="Redis URL of a running cluster (else CELERY_BROKER_URL, else local)"
-    )
-    command.add_argument(
-        "--worker-data-dir",
-        help="where workers find --data, if they mount it elsewhere (default: the same path)",
     )
     command.add_argument(
         "--cache-dir", help="shard cache of the local cluster (default: user cache dir)"
     )
     command.add_argument(
         "--wait-timeout",
-        type=float,
+        type=positive_seconds,
         default=DEFAULT_WAIT_TIMEOUT_S,
         help="with --broker: give up after this many seconds with no worker on a queue",
     )

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 
+from shared import settings
 from shared.blobs import BlobStore
 from shared.redis_client import wait_for_replica
 
@@ -35,7 +36,13 @@ class JobCancelled(RuntimeError):
 
 
 class JobState:
-    def __init__(self, redis_client, job_id: str, ttl_seconds: int, lock_ttl_seconds: int = 30):
+    def __init__(
+        self,
+        redis_client,
+        job_id: str,
+        ttl_seconds: int,
+        lock_ttl_seconds: int = settings.DEFAULT_LOCK_TTL_S,
+    ):
         self.redis = redis_client
         self.job_id = job_id
         self.ttl_seconds = ttl_seconds

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from bench import stats
-from bench.__main__ import BENCHMARKS, DEFAULT_REPEATS, build_parser
+from bench.__main__ import BENCHMARKS, DEFAULT_REPEATS, arguments_for, build_parser
 
 
 def test_median_of_odd_and_even_counts():
@@ -191,6 +191,18 @@ def test_command_line_knows_every_benchmark():
     assert parser.parse_args(["decode"]).repeats is None
     with pytest.raises(SystemExit):
         parser.parse_args(["nonsense"])
+
+
+def test_bench_all_gives_every_training_benchmark_a_number_of_epochs():
+    # `bench all` once ran recovery as `submit.py train --epochs None`.
+    args = build_parser().parse_args(["all"])
+    epochs = {name: arguments_for(name, args).epochs for name in BENCHMARKS}
+    assert epochs == {
+        "decode": None, "fanout": None, "overhead": 10, "cache": None, "memory": None,
+        "train": 10, "predict": None, "scale": 2, "recovery": 10, "failover": 10, "epochs": 5,
+    }  # fmt: skip
+    assert arguments_for("recovery", args).repeats == 1
+    assert args.epochs is None and args.repeats is None  # each benchmark gets its own copy
 
 
 def test_proc_stat_busy_seconds_leaves_out_idle_and_iowait():

@@ -42,3 +42,32 @@ def test_every_test_the_readme_names_exists():
     named = set(re.findall(r"`(test_[a-z0-9_]+)`", README)) - fields
     missing = sorted(name for name in named if f"def {name}" not in code)
     assert named and missing == []
+
+
+def test_every_status_phase_is_in_the_readme():
+    from client.job_status import PHASES
+
+    missing = [phase for phase in PHASES if f"`{phase}`" not in README]
+    assert PHASES and missing == []
+
+
+def test_every_state_a_worker_reports_has_a_phase():
+    from client.job_status import PREPARING_STATES, RUNNING_STATES
+
+    workers = Path(__file__).resolve().parents[2] / "workers"
+    code = "".join(path.read_text() for path in workers.glob("*.py"))
+    reported = set(re.findall(r'update_state\(state="([A-Z]+)"', code))
+    # DECODING belongs to decode tasks, which status counts as shards, not as a phase.
+    unnamed = sorted(reported - set(PREPARING_STATES) - set(RUNNING_STATES) - {"DECODING"})
+    assert "TRAINING" in reported and unnamed == []
+
+
+def test_docker_readme_quotes_the_default_user_line_redis_acl_writes():
+    from shared import redis_acl
+
+    docker_readme = (Path(__file__).resolve().parents[2] / "docker" / "README.md").read_text()
+    quoted = set(re.findall(r"`(user default [^`]*)`", docker_readme))
+    assert quoted == {redis_acl.DEFAULT_USER}
+    assert redis_acl.acl_lines({role: "p" * 16 for role in redis_acl.ROLES})[0] == (
+        redis_acl.DEFAULT_USER
+    )
