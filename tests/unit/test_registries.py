@@ -1,5 +1,6 @@
 """Job kinds and Celery task names are declared once; every registry derives from that."""
 
+import importlib
 import re
 from pathlib import Path
 
@@ -34,9 +35,11 @@ def test_an_unknown_kind_has_no_collector():
 
 
 def test_workers_register_exactly_the_declared_tasks_and_celeryconfig_routes_them():
-    import workers.cpu  # registers the cpu task
-    import workers.gpu  # registers the gpu tasks, without TensorFlow
     from workers.app import app
+
+    # Importing the task modules registers their tasks (the gpu ones without TensorFlow).
+    for module in ("workers.cpu", "workers.gpu"):
+        importlib.import_module(module)
 
     registered = {name for name in app.tasks if name.startswith("catdog.")}
     assert registered == set(task_names.QUEUE_OF)
