@@ -1,19 +1,23 @@
 """The command line's arguments: every command, its options, their checks and defaults."""
 
 import argparse
+from dataclasses import fields
 
+from client.argument_types import fraction, image_size, positive_int, positive_seconds, seed
 from client.queue_watch import DEFAULT_WAIT_TIMEOUT_S
 from shared.options import (
     BACKBONES,
     DATA_MODES,
     DEFAULT_LEARNING_RATES,
+    DEVICES,
     MAX_IMAGE_SIZE,
-    MAX_SEED,
     MODEL_DEFAULTS,
     MODELS,
     OPTIMIZERS,
     SCHEDULES,
     TTA_MODES,
+    PredictOptions,
+    TrainingOptions,
 )
 
 RATES = ", ".join(f"{name} {rate}" for name, rate in DEFAULT_LEARNING_RATES.items())
@@ -31,42 +35,9 @@ def _per_model(setting: str) -> str:
 
 OPTIMIZER_DEFAULTS = _per_model("optimizer")
 SCHEDULE_DEFAULTS = _per_model("schedule")
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, received {text}")
-    return value
-
-
-def image_size(text: str) -> int:
-    value = positive_int(text)
-    if value > MAX_IMAGE_SIZE:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_IMAGE_SIZE}, received {text}")
-    return value
-
-
-def seed(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SEED}, received {text}")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    value = float(text)
-    # 0 once fell back to the default unseen: a wait must be a real, positive bound.
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, received {text}")
-    return value
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, received {text}")
-    return value
+# The defaults the typed options declare: the command line repeats none of them.
+TRAINING = {field.name: field.default for field in fields(TrainingOptions)}
+PREDICT = {field.name: field.default for field in fields(PredictOptions)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,20 +127,26 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
         f"{name}: {settings['image_size']} px, {settings['epochs']} epochs"
         for name, settings in MODEL_DEFAULTS.items()
     )
-    command.add_argument("--model", choices=MODELS, default="mlp", help=f"defaults {defaults}")
+    command.add_argument(
+        "--model", choices=MODELS, default=TRAINING["model"], help=f"defaults {defaults}"
+    )
     command.add_argument("--epochs", type=positive_int, help="default per model")
     command.add_argument(
         "--image-size",
         type=image_size,
         help=f"pixels per side, at most {MAX_IMAGE_SIZE}; per model",
     )
-    command.add_argument("--batch-size", type=positive_int, default=128)
-    command.add_argument("--seed", type=seed, default=12345, help="fixes the split and the weights")
-    command.add_argument("--test-size", type=fraction, default=0.25, help="held-out fraction")
+    command.add_argument("--batch-size", type=positive_int, default=TRAINING["batch_size"])
+    command.add_argument(
+        "--seed", type=seed, default=TRAINING["seed"], help="fixes the split and the weights"
+    )
+    command.add_argument(
+        "--test-size", type=fraction, default=TRAINING["test_size"], help="held-out fraction"
+    )
     command.add_argument(
         "--device",
-        choices=("auto", "cpu"),
-        default="auto",
+        choices=DEVICES,
+        default=TRAINING["device"],
         help="auto: a GPU if the gpu worker has one; cpu: force the CPU",
     )
     command.add_argument(
@@ -192,7 +169,7 @@ def _add_training_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--data-mode",
         choices=DATA_MODES,
-        default="auto",
+        default=TRAINING["data_mode"],
         help="memory: the gpu worker holds every image; stream: it reads shards from Redis a"
         " window at a time; auto: memory up to CATDOG_MEMORY_BUDGET_MB of pixels (1024)",
     )
@@ -216,7 +193,7 @@ def _add_predict(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("--model", required=True, help="model.keras or model.h5 from `train`")
     predict.add_argument("--data", required=True, help="folder of images (Kaggle's test1/)")
     predict.add_argument("--out", default="predictions.csv", help="CSV to write (id,label)")
-    predict.add_argument("--batch-size", type=positive_int, default=256)
+    predict.add_argument("--batch-size", type=positive_int, default=PREDICT["batch_size"])
     _add_tta(predict, "each image's probabilities")
     _add_job_options(predict)
 
@@ -225,7 +202,7 @@ def _add_tta(command: argparse.ArgumentParser, what: str) -> None:
     command.add_argument(
         "--tta",
         choices=TTA_MODES,
-        default="none",
+        default=TRAINING["tta"],
         help=f"test-time augmentation: flip averages {what} with its mirror's (twice the work)",
     )
 
