@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import stats
 from bench.procs import KAGGLE_TRAIN, REPOSITORY_ROOT, say
+from shared.waiting import wait_until
 
 TARGET_EXTRA_S = 60.0
 POLL_S = 0.01
@@ -97,11 +98,8 @@ def _runs_on(result, hostname_prefix: str) -> bool:
 
 
 def _wait(condition, timeout_s: float = 600) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError("the fault's moment never came")
-        time.sleep(POLL_S)
+    if not wait_until(condition, timeout_s, POLL_S):
+        raise RuntimeError("the fault's moment never came")
 
 
 def _kill(cluster, role: str) -> None:

@@ -22,9 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from client.local_cluster.processes import ClusterError, log_tail, spawn, wait_until
+from client.local_cluster.processes import ClusterError, log_tail, spawn
 from shared import redis_acl
 from shared.atomic_write import write_atomically
+from shared.waiting import wait_until
 
 FIRST_RUN_DB, LAST_DB = 1, 15  # Redis has 16 databases: 0 is shared
 START_TIMEOUT_S = 60.0
