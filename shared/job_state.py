@@ -118,6 +118,9 @@ class JobState:
         A Redis that restarted without the lock key (or whose key expired while
         it was down) must not stop the only runner: the lock is simply taken
         again. Only a lock held by another runner's token means ours is lost.
+        (redis-py's ``Lock`` cannot do this: its ``extend`` and ``reacquire`` raise
+        ``LockNotOwnedError`` once the key is gone, and its ``acquire`` cannot stop
+        waiting when the job's result appears, as ``acquire`` here does.)
         """
         return bool(self.redis.eval(_RENEW_SCRIPT, 1, self.prefix + "lock", self.token,
                                     self.lock_ttl_seconds))  # fmt: skip

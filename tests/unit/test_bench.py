@@ -1,6 +1,7 @@
 """The benchmarks' pure helpers (bench/stats.py) and their command line; nothing timed."""
 
 import math
+import re
 from datetime import datetime
 
 import pytest
@@ -263,3 +264,18 @@ def test_each_benchmark_module_resolves_to_its_function():
         module_name, function_name = bench_main.FUNCTIONS[name].split(".")
         module = importlib.import_module(f"bench.{module_name}")
         assert callable(getattr(module, function_name)), name
+
+
+def test_benchmarks_md_opens_with_a_current_figure_of_every_benchmark():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "BENCHMARKS.md").read_text()
+    first_section = text.split("\n## ", 2)[1]
+    assert first_section.startswith("Current figures")
+    rows = [line for line in first_section.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| what | figure | target | command | date |"
+    commands = {
+        re.search(r"`python -m bench (\w+)", row).group(1) for row in rows[2:] if "bench" in row
+    }
+    assert commands == set(BENCHMARKS)
+    assert all(re.search(r"\| \d{4}-\d{2}-\d{2} \|$", row) for row in rows[2:])
