@@ -59,3 +59,30 @@ def test_optimizer_and_schedule_help_name_every_models_default(option):
 def test_predict_help_says_worker_data_dir_is_for_data_only():
     action = next(a for a in subcommand("train")._actions if "--predict" in a.option_strings)
     assert "--worker-data-dir applies to --data only" in action.help
+
+
+def test_defaults_and_choices_are_the_typed_options():
+    from dataclasses import fields
+
+    from shared.options import DATA_MODES, DEVICES, MODELS, PredictOptions, TrainingOptions
+
+    declared = {field.name: field.default for field in fields(TrainingOptions)}
+    actions = {action.dest: action for action in subcommand("train")._actions}
+    given = {dest: action.default for dest, action in actions.items() if action.default}
+    shared_names = sorted(set(given) & set(declared))
+    assert shared_names == [
+        "batch_size",
+        "data_mode",
+        "device",
+        "model",
+        "seed",
+        "test_size",
+        "tta",
+    ]
+    assert {name: given[name] for name in shared_names} == {
+        name: declared[name] for name in shared_names
+    }
+    assert actions["device"].choices == DEVICES and actions["model"].choices == MODELS
+    assert actions["data_mode"].choices == DATA_MODES
+    predict_batch = next(a for a in subcommand("predict")._actions if a.dest == "batch_size")
+    assert predict_batch.default == PredictOptions.__dataclass_fields__["batch_size"].default
