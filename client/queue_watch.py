@@ -95,8 +95,7 @@ class QueueWatch:
 def queued_ahead(broker, queue: str, pending) -> int:
     """Messages in ``queue`` that workers will take before the first of ``pending``.
 
-    What a worker takes before our first message goes first. If none of ours is
-    in the queue (not sent yet), everything in it is ahead.
+    If none of ours is in the queue (not sent yet), everything in it is ahead.
     """
     pending = set(pending)
     for before_it, raw in enumerate(kombu_redis.next_in_queue(broker, queue, QUEUE_SCAN_LIMIT)):
