@@ -4,7 +4,7 @@ Deployment-specific values (URLs, time-outs) come from environment variables
 read in ``shared/settings.py``; everything here holds for every deployment.
 """
 
-from shared import sentinel, settings
+from shared import sentinel, settings, task_names
 
 
 def connection_settings(broker: str, backend: str | None = None) -> dict:
@@ -88,10 +88,6 @@ task_track_started = True
 worker_send_task_events = True
 task_send_sent_event = True
 
-task_routes = {
-    "catdog.decode_shard": {"queue": "cpu"},
-    "catdog.train": {"queue": "gpu"},
-    "catdog.predict": {"queue": "gpu"},
-}
+task_routes = {name: {"queue": queue} for name, queue in task_names.QUEUE_OF.items()}
 task_default_queue = "cpu"
 worker_hijack_root_logger = True

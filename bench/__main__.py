@@ -11,24 +11,26 @@ import os
 import sys
 
 # Each benchmark, in the order `all` runs them: its module.function, imported alone when
-# it runs (one needs what another's machine lacks: simplejpeg, a cluster), and its default
-# repeats (short benchmarks 3, whole-job ones 1).
+# it runs (one needs what another's machine lacks: simplejpeg, a cluster), its default
+# repeats (short benchmarks 3, whole-job ones 1) and its default epochs (None: it trains
+# nothing). Defaults are filled in here, once, so `all` gives every benchmark a number.
 TABLE = {
-    "decode": ("decode_bench.main", 3),
-    "fanout": ("cluster_benches.fanout", 3),
-    "overhead": ("job_benches.overhead", 1),
-    "cache": ("job_benches.cache", 1),
-    "memory": ("cluster_benches.memory", 3),
-    "train": ("job_benches.train", 1),
-    "predict": ("job_benches.predict", 1),
-    "scale": ("scale_bench.scale", 1),
-    "recovery": ("recovery.recovery", 1),
-    "failover": ("failover.failover", 1),
-    "epochs": ("epochs_bench.epochs", 1),
+    "decode": ("decode_bench.main", 3, None),
+    "fanout": ("cluster_benches.fanout", 3, None),
+    "overhead": ("job_benches.overhead", 1, 10),
+    "cache": ("job_benches.cache", 1, None),
+    "memory": ("cluster_benches.memory", 3, None),
+    "train": ("job_benches.train", 1, 10),
+    "predict": ("job_benches.predict", 1, None),
+    "scale": ("scale_bench.scale", 1, 2),
+    "recovery": ("recovery.recovery", 1, 10),
+    "failover": ("failover.failover", 1, 10),
+    "epochs": ("epochs_bench.epochs", 1, 5),
 }
 BENCHMARKS = tuple(TABLE)
-FUNCTIONS = {name: function for name, (function, _) in TABLE.items()}
-DEFAULT_REPEATS = {name: repeats for name, (_, repeats) in TABLE.items()}
+FUNCTIONS = {name: function for name, (function, _, _) in TABLE.items()}
+DEFAULT_REPEATS = {name: repeats for name, (_, repeats, _) in TABLE.items()}
+DEFAULT_EPOCHS = {name: epochs for name, (_, _, epochs) in TABLE.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--epochs",
         type=int,
-        help="overhead, train, recovery and failover: epochs (default 10); scale: (default 2)",
+        help="overhead, train, recovery and failover: epochs (default 10); scale: (default 2);"
+        " epochs: timed epochs (default 5)",
     )
     parser.add_argument(
         "--sizes",
@@ -65,16 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def arguments_for(name: str, args) -> argparse.Namespace:
+    """``args`` with this benchmark's defaults where the command line gave none."""
+    filled = argparse.Namespace(**vars(args))
+    if filled.repeats is None:
+        filled.repeats = DEFAULT_REPEATS[name]
+    if filled.epochs is None:
+        filled.epochs = DEFAULT_EPOCHS[name]
+    return filled
+
+
 def run(name: str, args) -> int:
     module_name, function_name = FUNCTIONS[name].split(".")
     function = getattr(importlib.import_module(f"bench.{module_name}"), function_name)
-    given = args.repeats
-    args.repeats = given if given is not None else DEFAULT_REPEATS[name]
     before = os.getloadavg()[0]
     try:
-        return function(args)
+        return function(arguments_for(name, args))
     finally:
-        args.repeats = given
         # Other people's work on the same cores shows here, not in the medians.
         print(
             f"load average (1 min) on {len(os.sched_getaffinity(0))} cores: {before:.2f} before,"

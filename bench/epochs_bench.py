@@ -72,7 +72,7 @@ def epoch_seconds(model_name, image_size, optimizer_name, schedule, mixed, epoch
 def epochs(args) -> int:
     import keras
 
-    timed = args.epochs or 5
+    timed = args.epochs
     images = args.limit or IMAGES
     device = accelerator()
     print(f"keras {keras.__version__}, backend {keras.backend.backend()}, device {device}")

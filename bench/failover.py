@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench import stats
 from bench.procs import KAGGLE_TRAIN, REPOSITORY_ROOT, say
+from shared.waiting import wait_until
 
 TARGET_PROGRESS_S = 30.0
 POLL_S = 0.1
@@ -32,7 +33,7 @@ def failover(args) -> int:
     from client.local_cluster import LocalCluster
 
     data = Path(args.data or KAGGLE_TRAIN)
-    epochs = args.epochs or 10
+    epochs = args.epochs
     with tempfile.TemporaryDirectory(prefix="catdog-failover-") as scratch:
         scratch = Path(scratch)
         with LocalCluster(
@@ -119,12 +120,8 @@ def _kill_the_master_and_time(cluster, app, job_id: str, fault: str) -> dict:
 
 
 def _watch_for_a_new_master(cluster, old_port: int, found: list) -> None:
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if _master_port(cluster) not in (None, old_port):
-            found.append(time.monotonic())
-            return
-        time.sleep(POLL_S)
+    if wait_until(lambda: _master_port(cluster) not in (None, old_port), 600, POLL_S):
+        found.append(time.monotonic())
 
 
 def _master_port(cluster) -> int | None:
@@ -156,8 +153,5 @@ def _epoch(training) -> int:
 
 
 def _wait(condition, timeout_s: float = 600, interval_s: float = 0.01) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"waited {timeout_s:.0f}s for the fault's moment or the progress")
-        time.sleep(interval_s)
+    if not wait_until(condition, timeout_s, interval_s):
+        raise RuntimeError(f"waited {timeout_s:.0f}s for the fault's moment or the progress")

@@ -67,7 +67,7 @@ def _last_decode_success(log_text: str) -> float | None:
 
 
 def overhead(args) -> int:
-    data, epochs = _data(args), args.epochs or 10
+    data, epochs = _data(args), args.epochs
     jobs, plains = [], []
     for repeat, variant in stats.interleaved(("job", "plain"), args.repeats):
         if variant == "job":
@@ -261,7 +261,7 @@ def _cpu_worker_view(finished, out_dir: Path) -> dict:
 
 
 def train(args) -> int:
-    data, epochs = _data(args), args.epochs or 10
+    data, epochs = _data(args), args.epochs
     scratch = scratch_dir("train")
     samples = []
     details = {}

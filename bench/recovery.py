@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import stats
 from bench.procs import KAGGLE_TRAIN, REPOSITORY_ROOT, say
+from shared.waiting import wait_until
 
 TARGET_EXTRA_S = 60.0
 POLL_S = 0.01
@@ -40,7 +41,7 @@ def recovery(args) -> int:
                 for key in cluster.redis().scan_iter(match="catdog:shard:*", count=1000):
                     cluster.redis().delete(key)
                 say(f"recovery: a job with fault {fault!r}")
-                rows.append(_run(cluster, data, args.epochs or 10, fault, scratch))
+                rows.append(_run(cluster, data, args.epochs, fault, scratch))
     clean = rows[0]["wall_s"]
     table = [
         [row["fault"], row["wall_s"], row["wall_s"] - clean, row.get("kill_to_done_s", "-")]
@@ -97,11 +98,8 @@ def _runs_on(result, hostname_prefix: str) -> bool:
 
 
 def _wait(condition, timeout_s: float = 600) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError("the fault's moment never came")
-        time.sleep(POLL_S)
+    if not wait_until(condition, timeout_s, POLL_S):
+        raise RuntimeError("the fault's moment never came")
 
 
 def _kill(cluster, role: str) -> None:

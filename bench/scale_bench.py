@@ -24,7 +24,7 @@ _LOG_RSS = re.compile(r"peak RSS (\d+) MiB")
 def scale(args) -> int:
     sizes = tuple(args.sizes or SIZES)
     modes = tuple(args.modes or ("auto",))
-    epochs = args.epochs or 2
+    epochs = args.epochs
     runs = []
     for count in sizes:
         data = scale_data.make_data_set(KAGGLE_TRAIN.resolve(), count, say)

@@ -22,6 +22,7 @@ from jobs import kinds
 from jobs.records import save_record
 from shared.shard_builder import mark_cached
 from shared.shards import UPLOADS_GONE
+from shared.waiting import wait_until
 
 
 @dataclass
@@ -131,9 +132,8 @@ def _settle(session, record, timeout_s: float = 30.0) -> None:
     """Wait until a failed attempt's last task has failed too, so resending is clean."""
     last = list(kinds.followed_tasks(record).values())[-1]
     result = session.app.AsyncResult(last)
-    deadline = time.monotonic() + timeout_s
-    while result.state not in ("FAILURE", "SUCCESS") and time.monotonic() < deadline:
-        time.sleep(0.2)
+    # Past the bound the job is sent again all the same: its tasks are idempotent.
+    wait_until(lambda: result.state in ("FAILURE", "SUCCESS"), timeout_s, interval_s=0.2)
 
 
 def print_detached(job_id: str) -> None:

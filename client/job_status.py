@@ -1,8 +1,8 @@
 """A job's phase and progress, read from Redis: what ``status`` and ``jobs`` print.
 
-Phases: ``queued``, ``decoding``, ``training``, ``predicting``, ``done``,
-``failed``, ``cancelled``. A queued job says what it waits for (the workers
-busy with other jobs, and how many tasks are ahead of it).
+``PHASES`` lists every phase; the README lists the same (tests/unit/test_readme.py).
+A queued job says what it waits for (the workers busy with other jobs, and how
+many tasks are ahead of it).
 """
 
 import time
@@ -13,6 +13,23 @@ from shared import dead_letters, settings
 from shared.job_state import JobState
 
 RUNNING_STATES = {"TRAINING": "training", "PREDICTING": "predicting"}
+# What a gpu task says before it trains or predicts (workers/gpu.py, workers/assembly.py).
+PREPARING_STATES = {
+    "STARTED": "started",
+    "ASSEMBLING": "assembling",
+    "REDECODING": "redecoding",
+    "WAITING": "waiting",
+    "RETRY": "retrying",
+}
+PHASES = (
+    "queued",
+    "decoding",
+    *PREPARING_STATES.values(),
+    *RUNNING_STATES.values(),
+    "done",
+    "failed",
+    "cancelled",
+)
 
 
 def job_status(session, record) -> dict:
@@ -72,7 +89,8 @@ def _phase(session, record, decode_states: dict, all_decoded: bool) -> tuple[str
                 progress = f"{info.get('done')}/{info.get('total')} images"
             return RUNNING_STATES[state], (f"{name} " if len(states) > 1 else "") + progress
         if state not in ("PENDING", "SUCCESS"):
-            return state.lower(), name
+            # A state no list names yet is shown as it is, not hidden.
+            return PREPARING_STATES.get(state, state.lower()), name
     if not all_decoded:
         if any(state != "PENDING" for state in decode_states.values()):
             return "decoding", ""

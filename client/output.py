@@ -8,9 +8,9 @@ Each file is written under a temporary name and renamed into place, so an
 interrupted collect never leaves half a model behind.
 """
 
-import os
 from pathlib import Path
 
+from shared.atomic_write import write_atomically
 from shared.metrics import ResultRejected
 
 
@@ -42,20 +42,7 @@ class OutputFolder:
 
     def write(self, name: str, data: bytes) -> Path:
         """``data`` into ``folder/name``, replacing it whole; returns the path."""
-        path = self.path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.partial")
-        temporary.unlink(missing_ok=True)  # a link left there is removed, never followed
-        # O_EXCL and O_NOFOLLOW: the temporary file is a new file of this process's own.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        try:
-            with os.fdopen(os.open(temporary, flags, 0o666), "wb") as file:
-                file.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        return path
+        return write_atomically(self.path(name), data)
 
     def _refuse(self, name, why: str):
         raise OutsideOutput(f"refused to write {_cut(repr(name))} into {self.folder}: {why}")

@@ -8,11 +8,10 @@ So a job behind a long training waits as long as it takes and says why
 when no live worker consumes the queue at all.
 """
 
-import json
 import time
 
 from client.follow import JobFailed
-from shared import registry
+from shared import kombu_redis, registry
 from workers import worker_command
 
 DEFAULT_WAIT_TIMEOUT_S = 120.0  # --wait-timeout
@@ -96,20 +95,10 @@ class QueueWatch:
 def queued_ahead(broker, queue: str, pending) -> int:
     """Messages in ``queue`` that workers will take before the first of ``pending``.
 
-    Kombu pushes on the left and workers pop on the right: what lies to the
-    right of our message goes first. If none of ours is in the queue (not sent
-    yet), everything in it is ahead.
+    If none of ours is in the queue (not sent yet), everything in it is ahead.
     """
-    messages = broker.lrange(queue, -QUEUE_SCAN_LIMIT, -1)
     pending = set(pending)
-    for before_it, raw in enumerate(reversed(messages)):
-        if _task_id(raw) in pending:
+    for before_it, raw in enumerate(kombu_redis.next_in_queue(broker, queue, QUEUE_SCAN_LIMIT)):
+        if kombu_redis.queued_task_id(raw) in pending:
             return before_it
     return broker.llen(queue)
-
-
-def _task_id(raw: bytes) -> str | None:
-    try:
-        return json.loads(raw)["headers"]["id"]
-    except (ValueError, KeyError, TypeError):
-        return None

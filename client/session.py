@@ -94,7 +94,11 @@ def connect(args, name: str, log_dir: Path | None, stack) -> Session:
     stack.callback(broker_connection.release)
     broker_client = broker_connection.default_channel.client
     if cluster is None:
-        wait_timeout = getattr(args, "wait_timeout", None) or DEFAULT_WAIT_TIMEOUT_S
+        # Commands without --wait-timeout (status, fetch, ...) wait the default; the parser
+        # refuses 0 and negatives, so a given value is never swapped for the default.
+        wait_timeout = getattr(args, "wait_timeout", None)
+        if wait_timeout is None:
+            wait_timeout = DEFAULT_WAIT_TIMEOUT_S
         watch = QueueWatch(broker_client, wait_timeout, note=_note)
     else:  # our own workers: no time-out, but stop at once if one of them died
         watch = QueueWatch(broker_client, None, note=_note, also=cluster.check_alive)

@@ -34,10 +34,10 @@ Environment:
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 from shared import redis_acl, sentinel_config
+from shared.atomic_write import write_atomically
 
 PASSWORD = re.compile(r"[A-Za-z0-9._~-]{16,}")
 MEMORY = re.compile(r"[0-9]+([kmg]b?)?", re.IGNORECASE)
@@ -140,18 +140,9 @@ def write_ha(environ, config_dir: Path, sentinel_dirs: list[Path]) -> None:
 
 def write(path: Path, text: str, mode: int = 0o644) -> None:
     """Write ``text`` to ``path`` at once (a temporary file renamed over it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".redis.conf.")
-    try:
-        with os.fdopen(descriptor, "w") as config:
-            config.write(text)
-        # Readable by the redis user of the redis image (another uid than this one's); only
-        # this service and Redis mount the volume.
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    # Readable by the redis user of the redis image (another uid than this one's); only
+    # this service and Redis mount the volume.
+    write_atomically(path, text, mode, exact_mode=True)
 
 
 def main(argv: list[str]) -> int:

@@ -2,6 +2,8 @@
 
 from celery import chord, group
 
+from shared import task_names
+
 # Options of every task: when its pool process dies (out of memory, a kill),
 # Celery tries it again a second later, twice at most: three tries in all,
 # then the task fails naming the crash (WorkerLostError), never an endless loop.
@@ -16,7 +18,7 @@ def decode_signatures(app, job_id: str, data_root: str, shards: list[dict]) -> l
     """One decode task per shard that is not ``cached`` (see ``mark_cached``)."""
     return [
         app.signature(
-            "catdog.decode_shard",
+            task_names.DECODE_SHARD,
             args=(job_id, data_root, shard),
             task_id=decode_task_id(job_id, shard["index"]),
         )

@@ -10,6 +10,7 @@ its model and optimizer from scratch. A failed run fails alone.
 from celery import group
 
 from jobs.canvas import after_decoding, decode_signatures
+from shared import task_names
 
 
 def run_job_id(job_id: str, run_name: str) -> str:
@@ -29,7 +30,7 @@ def build_canvas(app, record):
     job_id, part = record.job_id, record.part("train")
     trainings = group(
         app.signature(
-            "catdog.train",
+            task_names.TRAIN,
             args=(run_job_id(job_id, run["name"]), part.data_root, part.shards, run["options"]),
             task_id=run_task_id(job_id, run["name"]),
             immutable=True,

@@ -1,9 +1,18 @@
-"""One interface over the job kinds: the canvas to send and the tasks to follow."""
+"""One interface over the job kinds: the canvas to send and the tasks to follow.
 
-from jobs import compare, predict, train
+The kinds are declared once, as ``record_checks.PARTS`` (each kind's parts);
+each has a module of its own name here (``jobs/<kind>.py``) and one in
+``client/commands/`` that collects its results (``client.commands.collector_for``).
+"""
+
+import importlib
+
+from jobs import compare
 from jobs.canvas import decode_task_id
+from jobs.record_checks import PARTS
 
-_MODULES = {"train": train, "compare": compare, "predict": predict}
+KINDS = tuple(PARTS)
+_MODULES = {kind: importlib.import_module(f"jobs.{kind}") for kind in KINDS}
 
 
 def build_canvas(app, record):

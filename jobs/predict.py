@@ -6,6 +6,7 @@ client put in Redis and writes every probability into one compact artifact.
 """
 
 from jobs.canvas import after_decoding, decode_signatures
+from shared import task_names
 
 
 def predict_task_id(job_id: str) -> str:
@@ -15,7 +16,7 @@ def predict_task_id(job_id: str) -> str:
 def predict_signature(app, record, model_key: str, part):
     options = record.prediction["options"]
     return app.signature(
-        "catdog.predict",
+        task_names.PREDICT,
         args=(record.job_id, model_key, part.data_root, part.shards, options),
         task_id=predict_task_id(record.job_id),
         immutable=True,

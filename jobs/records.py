@@ -9,11 +9,10 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-from jobs.record_checks import JOB_ID, PARTS, checked_record, shown
+from jobs.record_checks import JOB_ID, checked_record, shown
 from shared.redis_client import wait_for_replica
 
 JOBS_KEY = "catdog:jobs"  # sorted set: job id -> submission time
-KINDS = tuple(PARTS)
 
 
 class JobNotFound(LookupError):

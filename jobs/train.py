@@ -12,6 +12,7 @@ from celery import chain
 
 from jobs.canvas import after_decoding, decode_signatures
 from jobs.predict import predict_signature, predict_task_id
+from shared import task_names
 from shared.shards import artifact_key
 
 
@@ -27,7 +28,7 @@ def build_canvas(app, record):
         for task in decode_signatures(app, job_id, part.data_root, part.shards)
     ]
     canvas = app.signature(
-        "catdog.train",
+        task_names.TRAIN,
         args=(job_id, train.data_root, train.shards, record.options),
         task_id=train_task_id(job_id),
         immutable=True,

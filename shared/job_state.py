@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 
+from shared import settings
 from shared.blobs import BlobStore
 from shared.redis_client import wait_for_replica
 
@@ -35,7 +36,13 @@ class JobCancelled(RuntimeError):
 
 
 class JobState:
-    def __init__(self, redis_client, job_id: str, ttl_seconds: int, lock_ttl_seconds: int = 30):
+    def __init__(
+        self,
+        redis_client,
+        job_id: str,
+        ttl_seconds: int,
+        lock_ttl_seconds: int = settings.DEFAULT_LOCK_TTL_S,
+    ):
         self.redis = redis_client
         self.job_id = job_id
         self.ttl_seconds = ttl_seconds
@@ -111,6 +118,9 @@ class JobState:
         A Redis that restarted without the lock key (or whose key expired while
         it was down) must not stop the only runner: the lock is simply taken
         again. Only a lock held by another runner's token means ours is lost.
+        (redis-py's ``Lock`` cannot do this: its ``extend`` and ``reacquire`` raise
+        ``LockNotOwnedError`` once the key is gone, and its ``acquire`` cannot stop
+        waiting when the job's result appears, as ``acquire`` here does.)
         """
         return bool(self.redis.eval(_RENEW_SCRIPT, 1, self.prefix + "lock", self.token,
                                     self.lock_ttl_seconds))  # fmt: skip

@@ -56,6 +56,9 @@ for the passwords in ``CATDOG_REDIS_{ADMIN,WORKER,CLIENT,FLOWER}_PASSWORD``
 import os
 import secrets
 import sys
+from pathlib import Path
+
+from shared.atomic_write import write_atomically
 
 ROLES = ("admin", "worker", "client", "flower")
 # The default user is off: no connection can act as it, every one logs in as a
@@ -269,9 +272,7 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    descriptor = os.open(argv[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as config:
-        config.write("\n".join(lines) + "\n")
+    write_atomically(Path(argv[0]), "\n".join(lines) + "\n", 0o600)  # it holds passwords
     return 0
 
 

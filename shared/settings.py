@@ -12,6 +12,8 @@ DEFAULT_SHARD_TTL_DAYS = 7.0
 # The name under which sentinels monitor the master (``sentinel monitor NAME ...``).
 DEFAULT_SENTINEL_MASTER = "catdog"
 DEFAULT_ARTIFACT_TTL_HOURS = 24.0
+# A training runner that dies loses its job's lock after this long (CATDOG_LOCK_TTL_S).
+DEFAULT_LOCK_TTL_S = 15
 # Redis re-delivers an unacknowledged task after this long: it must outlast
 # the longest training run, or a second worker would start the same job.
 DEFAULT_VISIBILITY_TIMEOUT_HOURS = 12.0
@@ -94,7 +96,7 @@ def visibility_timeout_seconds() -> int:
 
 def lock_ttl_seconds() -> int:
     """A training runner that dies loses its job's lock after this many seconds."""
-    return _whole_number_from_env("CATDOG_LOCK_TTL_S", 15)
+    return _whole_number_from_env("CATDOG_LOCK_TTL_S", DEFAULT_LOCK_TTL_S)
 
 
 def max_image_pixels() -> int:

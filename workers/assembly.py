@@ -13,6 +13,7 @@ import time
 
 from celery import group
 
+from shared import task_names
 from shared.shards import ShardMissing
 from workers.app import app
 from workers.store import store
@@ -59,7 +60,7 @@ def fetch_shard(key: str):
 
 def _decode_again(job_id: str, data_root: str, shards: list[dict]) -> None:
     decoding = group(
-        app.signature("catdog.decode_shard", args=(job_id, data_root, shard)) for shard in shards
+        app.signature(task_names.DECODE_SHARD, args=(job_id, data_root, shard)) for shard in shards
     ).apply_async()
     # Waiting inside a task is safe here: the subtasks run on the cpu queue,
     # never on this worker.

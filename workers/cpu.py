@@ -4,7 +4,7 @@ import logging
 import time
 
 from jobs.canvas import AFTER_A_CRASH
-from shared import settings
+from shared import settings, task_names
 from shared.data_access import require_allowed_root, require_visible
 from shared.shard_builder import build_shard
 from shared.task_arguments import check_data_root, check_job_id, check_shard
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 @app.task(
-    name="catdog.decode_shard",
+    name=task_names.DECODE_SHARD,
     bind=True,
     **AFTER_A_CRASH,
 )

@@ -18,7 +18,7 @@ from celery.exceptions import Ignore
 from celery.signals import worker_process_init
 
 from jobs.canvas import AFTER_A_CRASH
-from shared import settings
+from shared import settings, task_names
 from shared.job_state import JobState, LockLost
 from shared.options import PredictOptions, TrainingOptions
 from shared.shards import TRAINED_FILES
@@ -79,7 +79,7 @@ class _RedisCheckpoints:
         self.state.save_checkpoint(model_bytes, epoch, history)
 
 
-@app.task(name="catdog.train", bind=True, **AFTER_A_CRASH)
+@app.task(name=task_names.TRAIN, bind=True, **AFTER_A_CRASH)
 def train(self, job_id: str, data_root: str, shards: list[dict], options: dict) -> dict:
     """Train on the decoded shards; return metrics and the keys of the saved models.
 
@@ -147,7 +147,7 @@ def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
     return result
 
 
-@app.task(name="catdog.predict", bind=True, **AFTER_A_CRASH)
+@app.task(name=task_names.PREDICT, bind=True, **AFTER_A_CRASH)
 def predict(self, job_id, model_key, data_root, shards, options) -> dict:
     """Classify the decoded shards with the model at ``model_key``; one compact result."""
     from training import devices, prediction

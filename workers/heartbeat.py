@@ -12,7 +12,6 @@ harmless; a task whose workers died ``MAX_RESTORES`` times fails instead of
 looping.
 """
 
-import json
 import logging
 import os
 import threading
@@ -22,7 +21,7 @@ from celery.exceptions import WorkerLostError
 from celery.signals import worker_ready, worker_shutdown
 from celery.worker import state as worker_state
 
-from shared import dead_letters, registry
+from shared import dead_letters, kombu_redis, registry
 from workers.store import store
 
 logger = logging.getLogger("catdog.heartbeat")
@@ -98,12 +97,12 @@ def restore_orphans(app, channel, now: float | None = None) -> list[str]:
     now = time.time() if now is None else now
     workers = registry.live_workers(client, now)
     restored = []
-    for tag, delivered_at in client.zrange(channel.unacked_index_key, 0, -1, withscores=True):
+    for tag, delivered_at in kombu_redis.unacknowledged(channel):
         if now - delivered_at < ORPHAN_GRACE_S:
             continue
         if any(worker.beat_at < delivered_at + 1 for worker in workers):
             continue  # some worker has not reported since: it may hold this one
-        payload = client.hget(channel.unacked_key, tag)
+        payload = kombu_redis.unacknowledged_message(channel, tag)
         if payload is None:
             continue
         task_id = _task_id(payload)
@@ -114,37 +113,28 @@ def restore_orphans(app, channel, now: float | None = None) -> list[str]:
         if restored_before > MAX_RESTORES:
             _give_up(app, channel, tag, task_id, payload)
             continue
-        channel.qos.restore_by_tag(tag, client)
+        kombu_redis.restore(channel, tag)
         logger.warning("re-queued task %s: the worker that held it is gone", task_id)
         restored.append(task_id)
     return restored
 
 
 def _give_up(app, channel, tag, task_id: str, payload: bytes) -> None:
-    channel.qos._remove_from_indices(tag).execute()
+    kombu_redis.forget(channel, tag)
     error = WorkerLostError(
         f"the workers running task {task_id} died {MAX_RESTORES} times (killed, out of"
         " memory, or their machine went away); it is not tried again"
     )
     app.backend.mark_as_failure(task_id, error)
-    headers = _headers(payload)
+    headers = kombu_redis.unacknowledged_headers(payload)
     task_name, arguments = headers.get("task", "?"), [str(headers.get("argsrepr", ""))]
     dead_letters.bury(store().redis, task_id, task_name, arguments, str(error))
     logger.error("gave up on task %s: %s", task_id, error)
 
 
 def _task_id(payload: bytes) -> str | None:
-    task_id = _headers(payload).get("id")
+    task_id = kombu_redis.unacknowledged_headers(payload).get("id")
     return task_id if isinstance(task_id, str) else None
-
-
-def _headers(payload: bytes) -> dict:
-    """The Celery headers of a message as kombu's Redis transport keeps it unacknowledged."""
-    try:
-        headers = json.loads(payload)[0]["headers"]
-        return headers if isinstance(headers, dict) else {}
-    except (ValueError, KeyError, IndexError, TypeError):
-        return {}
 
 
 def _job_of(request) -> str:

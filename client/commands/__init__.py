@@ -1,11 +1,16 @@
 """One module per ``submit.py`` command; the job kinds' modules also collect results.
 
 ``collector_for(kind)`` is how ``fetch`` and ``resume`` find the module that
-knows where a kind's results go and how to report them.
+knows where a kind's results go and how to report them: the module named
+after the kind (``jobs.kinds.KINDS``).
 """
+
+import importlib
 
 
 def collector_for(kind: str):
-    from client.commands import compare, predict, train
+    from jobs.kinds import KINDS
 
-    return {"train": train, "compare": compare, "predict": predict}[kind]
+    if kind not in KINDS:
+        raise LookupError(f"no job kind {kind!r}; known: {', '.join(KINDS)}")
+    return importlib.import_module(f"client.commands.{kind}")

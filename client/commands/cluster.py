@@ -11,6 +11,7 @@ from pathlib import Path
 from client.local_cluster import ClusterError, LocalCluster
 from client.local_cluster.redis_server import write_private
 from shared import settings
+from shared.waiting import wait_until
 
 
 def run_cluster(args) -> int:
@@ -69,15 +70,16 @@ def _start_flower(cluster: LocalCluster, port: int) -> None:
 
 def wait_for_http(url: str, cluster: LocalCluster, timeout_s: float = 60.0) -> None:
     """Until the server at ``url`` answers at all (any status), or fail naming its log."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return  # it answered
-        except OSError:
-            cluster.check_alive()
-            if time.monotonic() > deadline:
-                raise ClusterError(f"{url} did not answer within {timeout_s:.0f}s") from None
-            time.sleep(0.2)
+    if not wait_until(lambda: _answers(url), timeout_s, 0.2, on_wait=cluster.check_alive):
+        raise ClusterError(f"{url} did not answer within {timeout_s:.0f}s")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            pass
+    except urllib.error.HTTPError:
+        return True  # it answered, with an error status
+    except OSError:
+        return False
+    return True

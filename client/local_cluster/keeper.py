@@ -14,8 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from client.local_cluster.processes import spawn, wait_until
+from client.local_cluster.processes import spawn
 from client.local_cluster.redis_server import CacheFolder
+from shared.waiting import wait_until
 
 POLL_INTERVAL_S = 0.25
 MAX_RESTARTS_PER_MINUTE = 5

@@ -4,7 +4,6 @@ import ctypes
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -89,15 +88,3 @@ def signal_group(group_id: int, signal_number: int) -> None:
         os.killpg(group_id, signal_number)
     except ProcessLookupError:
         pass
-
-
-def wait_until(condition, timeout_s: float, interval_s: float = 0.05, on_wait=None) -> bool:
-    """Poll ``condition`` until it holds or ``timeout_s`` passes; ``on_wait`` may raise."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if on_wait is not None:
-            on_wait()
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval_s)
-    return True

@@ -22,8 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from client.local_cluster.processes import ClusterError, log_tail, spawn, wait_until
+from client.local_cluster.processes import ClusterError, log_tail, spawn
 from shared import redis_acl
+from shared.atomic_write import write_atomically
+from shared.waiting import wait_until
 
 FIRST_RUN_DB, LAST_DB = 1, 15  # Redis has 16 databases: 0 is shared
 START_TIMEOUT_S = 60.0
@@ -56,11 +58,7 @@ class CacheFolder:
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` readable by this user only (it holds passwords), atomically."""
-    temporary = path.with_name(f".{path.name}.partial")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
-    os.replace(temporary, path)
+    write_atomically(path, text, 0o600)
 
 
 def server_version(executable: str) -> tuple[int, int]:

@@ -18,9 +18,10 @@ import threading
 import time
 from pathlib import Path
 
-from client.local_cluster.processes import ClusterError, log_tail, spawn, wait_until
+from client.local_cluster.processes import ClusterError, log_tail, spawn
 from client.local_cluster.redis_server import config_lines, server_version, write_private
 from shared import redis_acl, sentinel, sentinel_config, settings
+from shared.waiting import wait_until
 
 START_TIMEOUT_S = 60.0
 SUPERVISE_INTERVAL_S = 0.5

@@ -1,7 +1,7 @@
 """Faults under the settings a user gets, with real signals against real processes.
 
-The cluster here runs with the defaults (a 12-hour visibility timeout, a
-15-second training lock): recovery comes from the workers' heartbeats and
+The cluster here runs with the defaults (a 12-hour visibility timeout, the
+training lock's settings.DEFAULT_LOCK_TTL_S): recovery comes from the workers' heartbeats and
 the watchdog that re-queues a dead worker's tasks, not from short test
 timeouts. Two CPU workers of one process each, so one can die while the
 other goes on, and one GPU worker.

@@ -1,13 +1,14 @@
 """The benchmarks' pure helpers (bench/stats.py) and their command line; nothing timed."""
 
 import math
+import re
 from datetime import datetime
 
 import pytest
 from PIL import Image
 
 from bench import stats
-from bench.__main__ import BENCHMARKS, DEFAULT_REPEATS, build_parser
+from bench.__main__ import BENCHMARKS, DEFAULT_REPEATS, arguments_for, build_parser
 
 
 def test_median_of_odd_and_even_counts():
@@ -193,6 +194,18 @@ def test_command_line_knows_every_benchmark():
         parser.parse_args(["nonsense"])
 
 
+def test_bench_all_gives_every_training_benchmark_a_number_of_epochs():
+    # `bench all` once ran recovery as `submit.py train --epochs None`.
+    args = build_parser().parse_args(["all"])
+    epochs = {name: arguments_for(name, args).epochs for name in BENCHMARKS}
+    assert epochs == {
+        "decode": None, "fanout": None, "overhead": 10, "cache": None, "memory": None,
+        "train": 10, "predict": None, "scale": 2, "recovery": 10, "failover": 10, "epochs": 5,
+    }  # fmt: skip
+    assert arguments_for("recovery", args).repeats == 1
+    assert args.epochs is None and args.repeats is None  # each benchmark gets its own copy
+
+
 def test_proc_stat_busy_seconds_leaves_out_idle_and_iowait():
     text = "cpu  1000 50 300 9000 200 10 20 30 0 0\ncpu0 500 25 150 4500 100 5 10 15 0 0\n"
     # user + nice + system + irq + softirq + steal = 1000 + 50 + 300 + 10 + 20 + 30
@@ -251,3 +264,18 @@ def test_each_benchmark_module_resolves_to_its_function():
         module_name, function_name = bench_main.FUNCTIONS[name].split(".")
         module = importlib.import_module(f"bench.{module_name}")
         assert callable(getattr(module, function_name)), name
+
+
+def test_benchmarks_md_opens_with_a_current_figure_of_every_benchmark():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "BENCHMARKS.md").read_text()
+    first_section = text.split("\n## ", 2)[1]
+    assert first_section.startswith("Current figures")
+    rows = [line for line in first_section.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| what | figure | target | command | date |"
+    commands = {
+        re.search(r"`python -m bench (\w+)", row).group(1) for row in rows[2:] if "bench" in row
+    }
+    assert commands == set(BENCHMARKS)
+    assert all(re.search(r"\| \d{4}-\d{2}-\d{2} \|$", row) for row in rows[2:])

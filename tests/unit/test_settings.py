@@ -181,3 +181,12 @@ def test_data_roots_are_real_paths_separated_by_the_path_separator(monkeypatch, 
     assert settings.data_roots() == [str((tmp_path / "a").resolve()), str(tmp_path / "b")]
     monkeypatch.delenv("CATDOG_DATA_ROOT")
     assert settings.data_roots() == []
+
+
+def test_the_training_lock_has_one_default(monkeypatch):
+    # JobState once had its own 30 s next to the setting's 15 s; a test's docstring a third.
+    from shared.job_state import JobState
+
+    monkeypatch.delenv("CATDOG_LOCK_TTL_S", raising=False)
+    assert settings.lock_ttl_seconds() == settings.DEFAULT_LOCK_TTL_S == 15
+    assert JobState(None, "job", ttl_seconds=60).lock_ttl_seconds == settings.DEFAULT_LOCK_TTL_S
