@@ -6,7 +6,7 @@ from dataclasses import fields
 from client.argument_types import positive_int, positive_seconds
 from client.queue_watch import DEFAULT_WAIT_TIMEOUT_S
 from client.training_arguments import OPTIMIZER_DEFAULTS, add_training_options, add_tta
-from shared.options import DEFAULT_LEARNING_RATES, OPTIMIZERS, PredictOptions
+from shared.options import DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, PredictOptions
 
 RATES = ", ".join(f"{name} {rate}" for name, rate in DEFAULT_LEARNING_RATES.items())
 # Both layouts shared.layout reads.

@@ -153,14 +153,14 @@ def test_every_option_of_every_command_is_in_the_readme():
     assert missing == []
 
 
-def test_compare_takes_trains_options_but_its_own_optimizers():
+def test_compare_takes_trains_options_but_its_own_optimizers_rates_and_models():
     commands = build_parser()._subparsers._group_actions[0].choices
     train, compare = (
         {option for action in commands[name]._actions for option in action.option_strings}
         for name in ("train", "compare")
     )
     assert train - compare == {"--optimizer", "--learning-rate", "--predict"}
-    assert compare - train == {"--optimizers", "--learning-rates"}
+    assert compare - train == {"--optimizers", "--learning-rates", "--models"}
 
 
 def _settings_table() -> dict[str, str]:
