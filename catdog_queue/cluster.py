@@ -7,6 +7,7 @@ the cluster's addresses in ``os.environ`` are the process's own.
 """
 
 import os
+import threading
 from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
@@ -81,12 +82,25 @@ class Cluster:
     def _close_stack(self) -> None:
         try:
             self._stack.close()
+            if hasattr(self, "session"):
+                forget_connections(self.session.app)
         finally:
             for name, value in self._saved_environment.items():
                 if value is None:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+def forget_connections(app) -> None:
+    """Drop the broker pool and result backend Celery keeps for the process's life, so that a
+    cluster opened next in this kernel reaches its own Redis, not this one's (Celery 5)."""
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+    app._backend_cache = None
+    app._local = threading.local()
 
 
 def start(cache_dir=None, data_roots=None) -> Cluster:

@@ -22,7 +22,7 @@ class Job:
         self._collector = collector
         self._timings = timings
         self._started = started
-        self._collected = None
+        self.collected = None  # what the kind's collect_results returned, once waited for
 
     @property
     def job_id(self) -> str:
@@ -33,7 +33,7 @@ class Job:
         return self.record.kind
 
     def __repr__(self) -> str:
-        done = "collected" if self._collected is not None else "not waited for"
+        done = "collected" if self.collected is not None else "not waited for"
         return f"<{self.kind} job {self.job_id}, {done}, results in {self.out}>"
 
     def wait(self) -> "Job":
@@ -41,11 +41,11 @@ class Job:
 
         Raises ``JobFailed`` (``catdog_queue.JobFailed``) if it failed or was cancelled.
         """
-        if self._collected is None:
+        if self.collected is None:
             session = self.cluster.session
             with ExitStack() as stack:
                 followed = _follow(session, stack, self.record, self._timings)
-                self._collected = self._collector.collect_results(
+                self.collected = self._collector.collect_results(
                     session, self.record, followed, self.out, self._timings, self._started
                 )
         return self
@@ -72,7 +72,7 @@ class Job:
     @property
     def metrics(self) -> dict:
         """``metrics.json`` of a train job; for compare, ``{run name: its row}``."""
-        collected = self.wait()._collected
+        collected = self.wait().collected
         if self.kind == "train":
             return collected["metrics"]
         if self.kind == "compare":

@@ -29,7 +29,7 @@ def train(data, *, predict=None, out=None, cluster=None, **options) -> Job:
     record = train_command.plan_train(arguments)
     timings = {"list_s": time.perf_counter() - started}
     prepare = upload_weights(arguments)
-    return _send(cluster, arguments, record, train_command, timings, started, prepare)
+    return send_planned_job(cluster, arguments, record, train_command, timings, started, prepare)
 
 
 def compare(data, *, out=None, cluster=None, **options) -> Job:
@@ -43,7 +43,7 @@ def compare(data, *, out=None, cluster=None, **options) -> Job:
     record = compare_command.plan_compare(arguments)
     timings = {"list_s": time.perf_counter() - started}
     prepare = upload_weights(arguments)
-    return _send(cluster, arguments, record, compare_command, timings, started, prepare)
+    return send_planned_job(cluster, arguments, record, compare_command, timings, started, prepare)
 
 
 def predict(model, data, *, out=None, cluster=None, **options) -> Job:
@@ -62,7 +62,7 @@ def predict(model, data, *, out=None, cluster=None, **options) -> Job:
     record, model_bytes = predict_command.plan_predict(arguments)
     timings = {"list_s": time.perf_counter() - started}
     prepare = predict_command.model_uploader(model_bytes)
-    return _send(cluster, arguments, record, predict_command, timings, started, prepare)
+    return send_planned_job(cluster, arguments, record, predict_command, timings, started, prepare)
 
 
 def _model_path(model) -> str:
@@ -81,7 +81,8 @@ def _model_path(model) -> str:
     return str(model)
 
 
-def _send(cluster, arguments, record, collector, timings, started, prepare) -> Job:
+def send_planned_job(cluster, arguments, record, collector, timings, started, prepare) -> Job:
+    """Send a planned job (``record``) on ``cluster`` and return its handle."""
     from client.flow import require_writable, send_job
 
     out = collector.output_path(arguments.out, record.job_id)

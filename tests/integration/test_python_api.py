@@ -110,3 +110,18 @@ def test_keywords_are_checked_as_the_command_line_checks_them(embedded):
         catdog_queue.train(folder, broker="redis://elsewhere")
     with pytest.raises(ValueError, match="already open"):
         catdog_queue.start(cache_dir=folder / "other")
+
+
+def test_compare_gives_each_runs_metrics_history_and_model(embedded):
+    folder = embedded[1]
+    make_separable_images(folder / "compare", per_label=12, seed=11)
+    job = catdog_queue.compare(
+        folder / "compare", optimizers=["sgd", "adam"], epochs=2, out=folder / "out-compare", **TINY
+    )
+    job.wait()
+    assert set(job.metrics) == {"sgd", "adam"}
+    assert {row["state"] for row in job.metrics.values()} == {"succeeded"}
+    assert [len(history["loss"]) for history in job.history.values()] == [2, 2]
+    assert job.model(run="adam").output_shape == (None, 2)
+    with pytest.raises(ValueError, match=r"one of \['sgd', 'adam'\], received 'rmsprop'"):
+        job.model(run="rmsprop")
