@@ -70,22 +70,23 @@ def _upload(session, record) -> None:
     progress.close()
 
 
-def follow(session, stack, record, timings: dict) -> Followed:
+def follow(session, stack, record, timings: dict, progress_class=JobProgress) -> Followed:
     """Wait for the job's decoding, then for its long tasks; progress on stderr.
 
     Workers that cannot see the data folder make the client upload the
-    files and send the job again, once.
+    files and send the job again, once. ``progress_class`` draws the bars
+    (the Python API passes one that draws notebook widgets in Jupyter).
     """
     session.forget_on_exit(stack, kinds.all_task_ids(record))
     try:
-        return _follow(session, stack, record, timings)
+        return _follow(session, stack, record, timings, progress_class)
     except JobFailed as failure:
         if not _upload_would_help(record, str(failure)):
             raise
         print(f"{str(failure).split(': ', 2)[-1]}: uploading", file=sys.stderr)
         _settle(session, record)
         submit(session, record, upload=True)
-        return _follow(session, stack, record, timings)
+        return _follow(session, stack, record, timings, progress_class)
 
 
 def _upload_would_help(record, failure: str) -> bool:
@@ -95,8 +96,8 @@ def _upload_would_help(record, failure: str) -> bool:
     return record.upload and UPLOADS_GONE in failure
 
 
-def _follow(session, stack, record, timings) -> Followed:
-    progress = JobProgress(several_runs=record.kind == "compare")
+def _follow(session, stack, record, timings, progress_class) -> Followed:
+    progress = progress_class(several_runs=record.kind == "compare")
     stack.callback(progress.close)
     started = time.perf_counter()
     decoded = following.wait_for_decode(
@@ -159,15 +160,20 @@ def run_job(args, record, collector, timings: dict, started: float, prepare=None
         session = connect(args, record.job_id, collector.log_dir(args, out, record.job_id), stack)
         session.start_workers(data_roots(record))
         timings |= session.timings
-        if prepare is not None:
-            prepare(session, record)
-        submit(session, record, upload=getattr(args, "upload", False))
+        send_job(session, args, record, prepare)
         if getattr(args, "detach", False):
             print_detached(record.job_id)
             return 0
         followed = follow(session, stack, record, timings)
         collected = collector.collect_results(session, record, followed, out, timings, started)
     return collector.report(collected, out)
+
+
+def send_job(session, args, record, prepare=None) -> None:
+    """What the command line and the Python API do once connected: prepare, then submit."""
+    if prepare is not None:
+        prepare(session, record)
+    submit(session, record, upload=getattr(args, "upload", False))
 
 
 def require_writable(folder: Path) -> None:

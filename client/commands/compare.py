@@ -60,6 +60,14 @@ def _optimizers(args, several_models: bool) -> list:
 def run_compare(args) -> int:
     require_standing_cluster_for_detach(args)
     started = time.perf_counter()
+    record = plan_compare(args)
+    timings = {"list_s": time.perf_counter() - started}
+    prepare = upload_weights(args)
+    return run_job(args, record, sys.modules[__name__], timings, started, prepare=prepare)
+
+
+def plan_compare(args) -> JobRecord:
+    """List the folder, cut shards, plan one run per optimizer (and rate)."""
     listing = list_labelled_images(args.data)
     require_trainable(listing)
     runs = plan_runs(args, listing.labels, listing.layout)
@@ -75,9 +83,7 @@ def run_compare(args) -> int:
         f" {len(runs)} runs: {', '.join(run['name'] for run in runs)}",
         file=sys.stderr,
     )
-    timings = {"list_s": time.perf_counter() - started}
-    prepare = upload_weights(args)
-    return run_job(args, record, sys.modules[__name__], timings, started, prepare=prepare)
+    return record
 
 
 def output_path(out, job_id: str) -> Path:

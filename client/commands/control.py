@@ -80,14 +80,18 @@ def run_fetch(args) -> int:
 def run_cancel(args) -> int:
     with ExitStack() as stack:
         session = _control_session(args, stack)
-        record = load_record(session.store.redis, args.job_id)
-        # The job's own flag too: workers revoke only the tasks of a cancelled job.
-        for job_id in {record.job_id, *kinds.state_ids(record)}:
-            JobState(session.store.redis, job_id, settings.artifact_ttl_seconds()).cancel()
-        # Queued tasks never start; a running training stops within a second.
-        session.app.control.revoke(kinds.all_task_ids(record))
+        cancel_job(session, load_record(session.store.redis, args.job_id))
     print(f"job {args.job_id}: cancelled", file=sys.stderr)
     return 0
+
+
+def cancel_job(session, record) -> None:
+    """Stop ``record``'s job: ``submit.py cancel`` and the Python API's ``Job.cancel``."""
+    # The job's own flag too: workers revoke only the tasks of a cancelled job.
+    for job_id in {record.job_id, *kinds.state_ids(record)}:
+        JobState(session.store.redis, job_id, settings.artifact_ttl_seconds()).cancel()
+    # Queued tasks never start; a running training stops within a second.
+    session.app.control.revoke(kinds.all_task_ids(record))
 
 
 def run_deadletters(args) -> int:

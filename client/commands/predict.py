@@ -22,15 +22,21 @@ def run_predict(args) -> int:
     started = time.perf_counter()
     record, model_bytes = plan_predict(args)
     timings = {"list_s": time.perf_counter() - started}
+    prepare = model_uploader(model_bytes)
+    return run_job(args, record, sys.modules[__name__], timings, started, prepare=prepare)
+
+
+def model_uploader(model_bytes: bytes):
+    """A ``prepare(session, record)`` for ``run_job``: the model goes to Redis, where the
+    ``gpu`` worker reads it."""
 
     def put_model(session, record):
-        """The model goes to Redis, where the ``gpu`` worker reads it."""
         name = record.prediction["model_name"]
         record.prediction["model_key"] = session.store.put_artifact(
             record.job_id, name, model_bytes
         )
 
-    return run_job(args, record, sys.modules[__name__], timings, started, prepare=put_model)
+    return put_model
 
 
 def plan_predict(args) -> tuple[JobRecord, bytes]:
