@@ -253,7 +253,7 @@ def test_cnn_has_augmentation_batch_norm_pooling_and_dropout():
 
     model = make_cnn((32, 32, 3), 2, filters=(4, 8))
     kinds = {type(layer).__name__ for layer in model.layers}
-    assert {"Rescaling", "RandomFlip", "RandomTranslation", "BatchNormalization"} <= kinds
+    assert {"Rescaling", "FlipAndShift", "BatchNormalization"} <= kinds
     assert {"GlobalAveragePooling2D", "Dropout", "Conv2D", "MaxPooling2D"} <= kinds
     assert model.input.dtype == "uint8"
     assert model.output_shape == (None, 2)
