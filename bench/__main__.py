@@ -25,6 +25,7 @@ TABLE = {
     "recovery": ("recovery.recovery", 1),
     "failover": ("failover.failover", 1),
     "epochs": ("epochs_bench.epochs", 1),
+    "backends": ("backends_bench.backends", 1),
 }
 BENCHMARKS = tuple(TABLE)
 FUNCTIONS = {name: function for name, (function, _) in TABLE.items()}
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit",
         type=int,
         help="decode: time only this many Kaggle images, evenly spread (default: all);"
-        " epochs: images a run (default 7500)",
+        " epochs, backends: images a run (default 7500)",
     )
     return parser
 

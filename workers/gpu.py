@@ -123,9 +123,13 @@ def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
 
     catalogue, assembly = shard_catalogue(task, job_id, data_root, shards)
 
+    # Named here: Keras on JAX calls the batch hook from its thread pool, where the task's
+    # request (thread-local) has no id.
+    task_id = task.request.id
+
     def report(progress: dict):
         state.stop_if_cancelled()  # at most once a second: batches report no more often
-        task.update_state(state="TRAINING", meta=progress)
+        task.update_state(task_id=task_id, state="TRAINING", meta=progress)
 
     with tempfile.TemporaryDirectory(prefix=f"catdog-{job_id}-") as output_dir:
         weights = backbones.local_weights(options, store(), output_dir)

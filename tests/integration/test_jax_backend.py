@@ -30,7 +30,7 @@ def test_train_and_predict_on_a_jax_gpu_worker(jax_cluster, model_name, tmp_path
     assert metrics["backend"] == "jax"
     assert metrics["device"].startswith("CPU: ")
     assert len(metrics["history"]) == 2 and metrics["train_images"] + metrics["test_images"] == 30
-    assert metrics["input"]["source"] == "arrays in memory"
+    assert metrics["data_mode"] == "memory" and metrics["timings"]["input_wait_s"] is None
 
     model = tmp_path / "train" / "model.keras"
     predicted = submit(broker, "predict", "--model", model, "--data", data_root / "small",
@@ -38,4 +38,4 @@ def test_train_and_predict_on_a_jax_gpu_worker(jax_cluster, model_name, tmp_path
     assert predicted.returncode == 0, predicted.stderr
     rows = (tmp_path / "predictions.csv").read_text().splitlines()
     assert rows[0] == "id,label" and len(rows) == 31
-    assert {row.split(",")[1] for row in rows[1:]} <= {"cat", "dog"}
+    assert all(0.0 <= float(row.split(",")[1]) <= 1.0 for row in rows[1:])  # P(dog), as Kaggle's
