@@ -59,7 +59,7 @@ def backends(args) -> int:
             for backend in BACKENDS:
                 print(f"repeat {repeat + 1}: {model_name} on {backend}", file=sys.stderr)
                 environment = os.environ | {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-                arguments = [sys.executable, *child_arguments(model_name, images, epochs)]
+                arguments = child_arguments(model_name, images, epochs)  # run_timed adds python
                 results.append(run_json(arguments, environment))
     print(f"{images} random images a run, {epochs} timed epochs after one that compiles,"
           f" {args.repeats} run(s) each, interleaved")  # fmt: skip
