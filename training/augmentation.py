@@ -4,7 +4,7 @@ Keras's ``RandomFlip`` and ``RandomTranslation`` took about 90 % of the CNN's
 epoch on an H200 (keras-team/keras#23229, #23245): the translation builds an
 affine transform and interpolates every pixel. A flip is a ``where`` between
 the batch and its mirror on a random mask; a shift by whole pixels is a crop
-of the reflect-padded batch at a random offset, gathered per image. Both are
+of the reflect-padded batch at a random offset per image, gathered as rows. Both are
 part of the model and run only in training, so a saved model needs nothing at
 inference. Registered for loading: importing this module is what lets
 ``keras.saving.load_model`` (safe mode included) rebuild the layer.
@@ -43,21 +43,23 @@ class FlipAndShift(keras.layers.Layer):
         padding = [[0, 0], [rows, rows], [columns, columns], [0, 0]]
         padded = ops.pad(images, padding, mode="reflect")
         batch = ops.shape(images)[0]
-        padded = self._crop_axis(padded, batch, 1, height, rows)
-        return self._crop_axis(padded, batch, 2, width, columns)
+        cropped = self._crop_rows(padded, batch, height, rows)
+        # Columns are the rows of the transposed batch: one kind of gather for both.
+        cropped = self._crop_rows(ops.transpose(cropped, (0, 2, 1, 3)), batch, width, columns)
+        return ops.transpose(cropped, (0, 2, 1, 3))
 
-    def _crop_axis(self, padded, batch, axis: int, size: int, margin: int):
-        """``size`` positions of ``axis`` per image, from a random start in [0, 2 * margin]."""
+    def _crop_rows(self, padded, batch, size: int, margin: int):
+        """``size`` rows of each image from a random start in [0, 2 * margin]: one gather
+        over the batch's rows (TensorFlow gathers these three times faster on a CPU than
+        the per-element indices of ``take_along_axis``)."""
         if margin == 0:
             return padded
         starts = keras.random.randint((batch, 1), 0, 2 * margin + 1, seed=self.seed_generator)
-        indices = starts + ops.expand_dims(ops.arange(size, dtype=starts.dtype), 0)
-        shape = [batch, 1, 1, 1]
-        shape[axis] = size
-        indices = ops.reshape(indices, shape)
-        target = list(ops.shape(padded))
-        target[axis] = size
-        return ops.take_along_axis(padded, ops.broadcast_to(indices, target), axis=axis)
+        first_rows = ops.expand_dims(ops.arange(batch, dtype="int32") * (size + 2 * margin), 1)
+        offsets = ops.expand_dims(ops.arange(size, dtype="int32"), 0)
+        chosen = ops.reshape(first_rows + ops.cast(starts, "int32") + offsets, (-1,))
+        every_row = ops.reshape(padded, (-1, *padded.shape[2:]))
+        return ops.reshape(ops.take(every_row, chosen, axis=0), (-1, size, *padded.shape[2:]))
 
     def compute_output_shape(self, input_shape):
         return input_shape
