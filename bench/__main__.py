@@ -26,6 +26,7 @@ TABLE = {
     "recovery": ("recovery.recovery", 1, 10),
     "failover": ("failover.failover", 1, 10),
     "epochs": ("epochs_bench.epochs", 1, 5),
+    "backends": ("backends_bench.backends", 1, 3),
 }
 BENCHMARKS = tuple(TABLE)
 FUNCTIONS = {name: function for name, (function, _, _) in TABLE.items()}
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit",
         type=int,
         help="decode: time only this many Kaggle images, evenly spread (default: all);"
-        " epochs: images a run (default 7500)",
+        " epochs, backends: images a run (default 7500)",
     )
     return parser
 

@@ -26,6 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     cluster = commands.add_parser("cluster", help="run a local cluster until Ctrl-C")
     cluster.add_argument("--cpu-workers", type=positive_int, help="decode processes (cores)")
     cluster.add_argument("--gpu-workers", type=positive_int, default=1)
+    cluster.add_argument(
+        "--backend",
+        choices=("tensorflow", "jax", "torch"),
+        help="Keras backend of the gpu workers (default: KERAS_BACKEND, else tensorflow)",
+    )
     cluster.add_argument("--flower", type=positive_int, metavar="PORT", help="also run Flower")
     cluster.add_argument(
         "--replicas",

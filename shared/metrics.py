@@ -29,6 +29,7 @@ WORKER_FIELDS = {
     "best_epoch": OPTIONAL_INT,
     "resumed_from_epoch": OPTIONAL_INT,
     "device": str,  # the device that trained: "CPU: <model>" or "GPU: <name>"
+    "backend": str,  # Keras's backend that trained: "tensorflow", "jax" or "torch"
     "mixed_precision": bool,  # whether it was used (asked for, and on a GPU)
     "images_used": int,
     "shards_redecoded": int,

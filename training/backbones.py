@@ -34,6 +34,8 @@ def make_backbone_model(name, input_shape, num_classes, weights=None, fine_tune=
     import keras
     from keras import layers
 
+    from training.augmentation import FlipAndShift
+
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
     if num_classes < 2:
@@ -44,7 +46,7 @@ def make_backbone_model(name, input_shape, num_classes, weights=None, fine_tune=
     dtype = {"dtype": policy} if policy else {}
     inputs = keras.Input(shape=input_shape, dtype="uint8", name="pixels")
     x = layers.Rescaling(scale, offset=offset, name="preprocess", **dtype)(inputs)
-    x = layers.RandomFlip("horizontal", name="flip", **dtype)(x)
+    x = FlipAndShift(max_shift=0.0, name="flip", **dtype)(x)  # flips only, cheaply
     x = backbone(x, training=False)
     x = layers.Dropout(0.2, name="dropout", **dtype)(x)
     outputs = layers.Dense(

@@ -4,14 +4,17 @@ One pass over each part, batch by batch from either feed, so evaluation
 holds no more than training does. The held-out pass yields probabilities
 and the compiled loss together: ``model.evaluate``'s figure (Keras computes a
 softmax model's binary cross-entropy from the cached logits, so it cannot be
-recomputed from probabilities) without a second pass for the confusion
-matrix.
+recomputed from probabilities) without reading the shards a second time for
+the confusion matrix.
 
-Imports Keras and TensorFlow: only the GPU worker imports this module.
+Backend-neutral: Keras compiles both calls (``predict_on_batch``,
+``test_on_batch``) for TensorFlow, JAX or PyTorch alike. Only the GPU worker
+imports this module.
 """
 
 import numpy as np
-import tensorflow as tf
+
+from training.prediction import predict_batch
 
 
 def evaluate(model, feed, batch_size: int, classes: int, tta: str = "none") -> dict:
@@ -32,18 +35,25 @@ def evaluate(model, feed, batch_size: int, classes: int, tta: str = "none") -> d
 
 
 def _probabilities_and_loss(model, tta: str = "none"):
-    """A compiled step: (probabilities, mean compiled loss) of one batch, in inference mode."""
+    """A step: (probabilities, mean compiled loss) of one batch, in inference mode."""
     if tta not in ("none", "flip"):
         raise ValueError(f"unknown test-time augmentation {tta!r}; choose none or flip")
 
-    @tf.function(reduce_retracing=True)
     def step(pixels, targets):
-        probabilities = model(pixels, training=False)
-        if tta == "flip":  # (N, H, W, C): axis 2 runs left to right
-            mirrored = model(tf.reverse(pixels, axis=[2]), training=False)
-            probabilities = (probabilities + mirrored) / 2
-        loss = model.compute_loss(x=pixels, y=targets, y_pred=probabilities, training=False)
-        return probabilities, loss
+        probabilities = predict_batch(model, pixels, tta)
+        if tta == "flip":  # mean probabilities have no logits: the loss comes from them
+            import keras
+
+            loss = model.compute_loss(
+                y=keras.ops.convert_to_tensor(targets),
+                y_pred=keras.ops.convert_to_tensor(probabilities),
+                training=False,
+            )
+            return probabilities, float(keras.ops.convert_to_numpy(loss))
+        # test_on_batch's loss is a running mean until the metrics are reset.
+        model.reset_metrics()
+        logs = model.test_on_batch(pixels, targets, return_dict=True)
+        return probabilities, float(logs["loss"])
 
     return step
 

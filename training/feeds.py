@@ -9,13 +9,17 @@ afresh each epoch (seeded by ``--seed`` and the epoch, so a resumed run reads
 what an uninterrupted one would), and validation and evaluation read theirs
 window after window.
 
-Imports TensorFlow (for ``tf.data``): only the GPU worker imports this module.
+Backend-neutral: training reads a Python generator (made ahead in a thread,
+``training.prefetch``), validation a ``keras.utils.PyDataset`` that Keras
+reads again each epoch, on TensorFlow, JAX or PyTorch alike. Only the GPU
+worker imports this module.
 """
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from training.catalogue import batch_count, epoch_rng, path_order, plan_windows
+from training.prefetch import InputClock, prefetched
 from training.windows import batches, gather
 
 
@@ -61,6 +65,7 @@ class StreamFeed:
         self.parts, self.label_indices = parts, label_indices
         self.classes, self.batch_size = classes, batch_size
         self.window_shards, self.seed = window_shards, seed
+        self.input_clock = InputClock()
 
     def _batches(self, passes, batch_size):
         return batches(self.catalogue, self.fetch, passes, batch_size, self.label_indices)
@@ -80,35 +85,25 @@ class StreamFeed:
         windows = plan_windows(self.catalogue, self.parts[part], self.window_shards)
         return self._batches([windows], batch_size)
 
-    def _dataset(self, generator_function, batches: int):
-        signature = (
-            tf.TensorSpec((None, *self.catalogue.image_shape), tf.uint8),
-            tf.TensorSpec((None, self.classes), tf.float32),
-        )
-        dataset = tf.data.Dataset.from_generator(generator_function, output_signature=signature)
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-        return dataset.prefetch(2)  # the next batches are made while a step runs
-
     def fit_arguments(self, first_epoch: int, epochs: int) -> dict:
         """One stream over every remaining epoch; validation read anew each epoch.
 
-        (Keras opens the validation stream once per epoch; an iterator it opens
-        ahead is never read from, so no shard is fetched for it.)
+        (Keras reads the validation batches from the first each epoch; on
+        TensorFlow it reads the first two once more to learn their shapes.)
         """
         validation = "validation" if "validation" in self.parts else "test"
         steps = batch_count(len(self.parts["train"]), self.batch_size)
 
-        def validation_batches():
+        def validation_pass():
             for pixels, labels in self._in_order(validation, self.batch_size):
                 yield pixels, one_hot(labels, self.classes)
 
+        training = self._training_batches(first_epoch, epochs)
         return {
-            "x": self._dataset(
-                lambda: self._training_batches(first_epoch, epochs), steps * (epochs - first_epoch)
-            ),
+            "x": prefetched(training, depth=2, clock=self.input_clock),
             "steps_per_epoch": steps,
-            "validation_data": self._dataset(
-                validation_batches, batch_count(len(self.parts[validation]), self.batch_size)
+            "validation_data": SequentialBatches(
+                validation_pass, batch_count(len(self.parts[validation]), self.batch_size)
             ),
             "shuffle": False,  # the windows are the shuffle
         }
@@ -128,3 +123,53 @@ class StreamFeed:
 
 def one_hot(label_indices: np.ndarray, classes: int) -> np.ndarray:
     return np.eye(classes, dtype=np.float32)[label_indices]
+
+
+HEAD_BATCHES = 2  # what Keras on TensorFlow reads ahead of a pass to learn its shapes
+
+
+class SequentialBatches(keras.utils.PyDataset):
+    """One pass of batches that Keras reads in order, from the first, as often as it likes.
+
+    A pass is a stream of windows, not an array: batch ``i`` is only ever
+    asked for after batch ``i - 1``, and asking for batch 0 starts a new
+    pass. Once only: Keras on TensorFlow first reads two batches to learn
+    their shapes, then starts over; those are handed out again, so no shard
+    is read twice in a pass.
+    """
+
+    def __init__(self, make_pass, count: int):
+        super().__init__()
+        self.make_pass, self.count = make_pass, count
+        self._stream, self._head, self._next = None, [], 0
+        # Only Keras's TensorFlow adapter reads ahead for shapes (get_tf_dataset).
+        self._may_replay = keras.backend.backend() == "tensorflow"
+        self._replaying = False
+
+    @property
+    def num_batches(self) -> int:
+        return self.count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int):
+        if index == 0:
+            self._start_over()
+        if self._replaying and index < len(self._head):
+            return self._head[index]
+        if index != self._next:
+            raise IndexError(f"batches are read in order: asked for {index}, next is {self._next}")
+        batch = next(self._stream)
+        if self._may_replay and index < HEAD_BATCHES:
+            self._head.append(batch)
+        self._next += 1
+        return batch
+
+    def _start_over(self) -> None:
+        if self._may_replay and self._stream is not None and self._next <= HEAD_BATCHES:
+            self._may_replay, self._replaying = False, True
+            return
+        self._may_replay = self._may_replay and self._stream is None  # the shapes' read only
+        self._stream, self._head, self._next = iter(self.make_pass()), [], 0
+        self._replaying = False

@@ -1,7 +1,7 @@
 """Split, train, evaluate and save: the GPU worker's pure work.
 
-This module imports Keras (and so TensorFlow) at import time; only the GPU
-worker imports it.
+This module imports Keras (and so the backend ``KERAS_BACKEND`` names) at
+import time; only the GPU worker imports it.
 """
 
 import time
@@ -14,7 +14,13 @@ from shared.split import stratified_split
 from training.callbacks import CheckpointCallback, ProgressCallback, restore
 from training.catalogue import choose_data_mode
 from training.collapse import collapse_warnings
-from training.devices import describe_device, device_scope, has_gpu, peak_rss_bytes
+from training.devices import (
+    backend_name,
+    describe_device,
+    device_scope,
+    has_gpu,
+    peak_rss_bytes,
+)
 from training.evaluation import confusion_matrix, evaluate
 from training.feeds import MemoryFeed, StreamFeed
 from training.models import compile_model, make_model, make_optimizer
@@ -85,6 +91,8 @@ def train_and_evaluate(
             weights,
         )  # fmt: skip
     metrics["device"] = describe_device(options.device)
+    metrics["backend"] = backend_name()
+    metrics["timings"] |= input_wait(feed, metrics["timings"]["train_s"])
     metrics["test_set_sha256"] = held_out_digest(paths, parts["test"])
     metrics["data_mode"] = mode
     metrics["data_feed"] = feed.describe() | {
@@ -96,6 +104,15 @@ def train_and_evaluate(
     metrics["timings"]["load_s"] = load_seconds
     metrics["peak_rss_bytes"] = peak_rss_bytes()
     return metrics
+
+
+def input_wait(feed, train_seconds: float) -> dict:
+    """How long training waited for streamed batches (and that share of ``train_s``);
+    None in memory, where Keras slices the arrays itself and nothing is waited for."""
+    clock = getattr(feed, "input_clock", None)
+    if clock is None:
+        return {"input_wait_s": None, "input_wait_share": None}
+    return clock.describe(train_seconds)
 
 
 def require_two_labels(label_indices: np.ndarray, labels: list[str]) -> None:

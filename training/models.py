@@ -94,9 +94,10 @@ def make_cnn(
 ):  # fmt: skip
     """A small convolutional network for raw uint8 pixels.
 
-    Augmentation (horizontal flips, shifts of up to a tenth of the image) is a
-    part of the model, so it runs wherever training runs and is skipped at
-    inference: Keras preprocessing layers are active only when training.
+    Augmentation (horizontal flips, shifts of up to a tenth of the image, edges
+    reflected) is a part of the model, so it runs wherever training runs and
+    is skipped at inference: ``FlipAndShift`` (cheap tensor ops, fast on every
+    backend and device) is active only when training.
     ``dtype_policy="mixed_float16"`` computes in float16 on GPUs (the softmax
     stays float32, for stable probabilities). ``norm_momentum``: see
     ``batch_norm_momentum``.
@@ -104,13 +105,14 @@ def make_cnn(
     import keras
     from keras import layers
 
+    from training.augmentation import FlipAndShift
+
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, received {num_classes}")
     inputs = keras.Input(shape=input_shape, dtype="uint8", name="pixels")
     policy = {"dtype": dtype_policy} if dtype_policy else {}
     x = layers.Rescaling(1.0 / 255, name="rescale", **policy)(inputs)
-    x = layers.RandomFlip("horizontal", name="flip", **policy)(x)
-    x = layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", name="shift", **policy)(x)
+    x = FlipAndShift(max_shift=0.1, name="augment", **policy)(x)
     for block, width in enumerate(filters, start=1):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{block}", **policy)(
             x

@@ -8,6 +8,8 @@ import time
 import keras
 import numpy as np
 
+# Imported for its registration: models trained here hold its augmentation layer.
+from training import augmentation  # noqa: F401
 from training.catalogue import plan_windows
 from training.windows import batches
 
@@ -15,8 +17,8 @@ PROGRESS_INTERVAL_S = 1.0
 
 
 def mirrored(pixels):
-    """Each image of a (N, H, W, C) batch flipped left to right: what ``RandomFlip``
-    ("horizontal") showed the model in training, so it is as much a cat or a dog."""
+    """Each image of a (N, H, W, C) batch flipped left to right: what the flips of
+    ``FlipAndShift`` showed the model in training, so it is as much a cat or a dog."""
     return pixels[:, :, ::-1, :]
 
 

@@ -38,19 +38,26 @@ logger = logging.getLogger(__name__)
 
 @worker_process_init.connect
 def import_tensorflow_early(**_):
-    """In the GPU worker's pool process: import TensorFlow at start-up, while CPU workers decode.
+    """In the GPU worker's pool process: import Keras and its backend (``KERAS_BACKEND``:
+    TensorFlow, JAX or PyTorch) at start-up, while CPU workers decode.
 
     Never in a process that forks afterwards: the pool's main process does not
-    get here, only its children.
+    get here, only its children. The memory settings come first: JAX and
+    PyTorch read theirs from the environment when they load.
     """
     if "gpu" not in app.amqp.queues.consume_from:
         return
     started = time.perf_counter()
-    from training import devices, fit, prediction  # noqa: F401  (the import is the point)
+    from training import devices
 
     devices.configure_devices(settings.gpu_memory_limit_mb())
+    from training import fit, prediction  # noqa: F401  (the import is the point)
+
     seconds = time.perf_counter() - started
-    logger.info("TensorFlow ready in %.1fs on %s", seconds, devices.describe_device())
+    logger.info(
+        "Keras (%s) ready in %.1fs on %s",
+        devices.backend_name(), seconds, devices.describe_device(),
+    )  # fmt: skip
 
 
 def _check_data_arguments(job_id, data_root, shards, image_size: int) -> None:
@@ -116,9 +123,13 @@ def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
 
     catalogue, assembly = shard_catalogue(task, job_id, data_root, shards)
 
+    # Named here: Keras on JAX calls the batch hook from its thread pool, where the task's
+    # request (thread-local) has no id.
+    task_id = task.request.id
+
     def report(progress: dict):
         state.stop_if_cancelled()  # at most once a second: batches report no more often
-        task.update_state(state="TRAINING", meta=progress)
+        task.update_state(task_id=task_id, state="TRAINING", meta=progress)
 
     with tempfile.TemporaryDirectory(prefix=f"catdog-{job_id}-") as output_dir:
         weights = backbones.local_weights(options, store(), output_dir)

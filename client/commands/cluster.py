@@ -25,6 +25,7 @@ def run_cluster(args) -> int:
         cpu_concurrency=args.cpu_workers,
         data_roots=roots,
         gpu_workers=args.gpu_workers,
+        gpu_backend=args.backend,
         standing=True,
         replicas=args.replicas or 0,
     )
@@ -42,7 +43,8 @@ def run_cluster(args) -> int:
             if args.flower:
                 _start_flower(cluster, args.flower)
             print(
-                f"workers: cpu x{cluster.cpu_concurrency}, gpu x{args.gpu_workers};"
+                f"workers: cpu x{cluster.cpu_concurrency}, gpu x{args.gpu_workers}"
+                f" ({cluster.gpu_backend});"
                 f" they read images under {', '.join(roots)}; logs in {cluster.log_dir}",
                 flush=True,
             )

@@ -67,6 +67,7 @@ class LocalCluster:
         cpu_workers: int = 1,
         standing: bool = False,
         replicas: int = 0,
+        gpu_backend: str | None = None,
     ):
         self.cache_dir = Path(cache_dir)
         self.log_dir = Path(log_dir)
@@ -80,6 +81,13 @@ class LocalCluster:
             SentinelGroup(self.cache_dir, replicas) if replicas else LocalRedis(self.cache_dir)
         )
         self.standing = standing
+        # Keras's backend for the gpu workers only: cpu workers never load Keras.
+        self.gpu_backend = (
+            gpu_backend
+            or self.extra_environment.get("KERAS_BACKEND")
+            or os.environ.get("KERAS_BACKEND")
+            or "tensorflow"
+        )
         self.processes = {}
         self.worker_arguments = {}
         for number in range(1, cpu_workers + 1):
@@ -143,7 +151,8 @@ class LocalCluster:
         command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker"]
         command += self.worker_arguments[role]
         command += ["-n", f"{role}-{self.name}@%h", "--loglevel", "INFO"]
-        self._spawn(role, command, self.environment("worker"))
+        backend = {"KERAS_BACKEND": self.gpu_backend} if role.startswith("gpu") else {}
+        self._spawn(role, command, self.environment("worker"), backend)
 
     def start_flower(self, port: int, basic_auth: str) -> None:
         """Flower on ``127.0.0.1:port``, behind basic auth (``user:password``), ``/metrics`` too

@@ -19,10 +19,11 @@ pytestmark = pytest.mark.integration
 
 
 @contextmanager
-def cluster_command(folder):
-    """A running ``submit.py cluster``; yields (broker URL, data folder, its process)."""
+def cluster_command(folder, *more):
+    """A running ``submit.py cluster`` (``more``: its further options); yields (broker URL,
+    data folder, its process)."""
     (folder / "data").mkdir()
-    command = [sys.executable, "submit.py", "cluster", "--cpu-workers", "1"]
+    command = [sys.executable, "submit.py", "cluster", "--cpu-workers", "1", *map(str, more)]
     command += ["--cache-dir", str(folder / "cache"), "--data-root", str(folder / "data")]
     process = subprocess.Popen(
         command, cwd=REPOSITORY_ROOT, env=clean_environment(), stdout=subprocess.PIPE, text=True

@@ -279,3 +279,21 @@ def test_benchmarks_md_opens_with_a_current_figure_of_every_benchmark():
     }
     assert commands == set(BENCHMARKS)
     assert all(re.search(r"\| \d{4}-\d{2}-\d{2} \|$", row) for row in rows[2:])
+
+
+def test_backends_rows_take_medians_per_backend_and_model_and_jax_over_tensorflow():
+    from bench.backends_bench import ratios, summary_rows
+
+    def run(backend, model, seconds, wait):
+        return {"backend": backend, "device": "CPU: x", "model": model, "px": 32,
+                "images": 1000, "epoch_s": seconds, "input_wait_share": wait}  # fmt: skip
+
+    rows = summary_rows([
+        run("tensorflow", "mlp", [1.0, 2.0, 3.0], 0.01),
+        run("jax", "mlp", [2.0, 2.5], None),
+    ])  # fmt: skip
+    by_backend = {row["backend"]: row for row in rows}
+    assert by_backend["tensorflow"]["epoch_s"] == 2.0
+    assert by_backend["tensorflow"]["images_per_s"] == 500.0
+    assert by_backend["jax"]["input_wait_share"] is None
+    assert ratios(rows) == {"mlp": 2.25 / 2.0}

@@ -16,7 +16,8 @@ def worker_metrics(**changes) -> dict:
         "confusion_matrix": [[3, 1], [1, 3]], "warnings": [], "train_images": 24, "test_images": 8,
         "test_set_sha256": "0" * 64, "validation": {"images": 8, "source": "held-out"},
         "history": [{"loss": 0.5}], "epochs_run": 1, "best_epoch": 1,
-        "resumed_from_epoch": None, "device": "CPU: x", "mixed_precision": False,
+        "resumed_from_epoch": None, "device": "CPU: x", "backend": "tensorflow",
+        "mixed_precision": False,
         "images_used": 32, "shards_redecoded": 0, "data_mode": "memory",
         "data_feed": {"reason": "fits"}, "peak_rss_bytes": 10**8, "timings": {"train_s": 1.0},
     }  # fmt: skip

@@ -71,6 +71,14 @@ def test_both_modes_hold_out_the_same_images_and_learn(both_modes):
     assert (both_modes["stream"]["output"] / "model.keras").is_file()
 
 
+def test_streaming_reports_its_wait_for_input_and_memory_none(both_modes):
+    stream = both_modes["stream"]["metrics"]["timings"]
+    assert 0 <= stream["input_wait_s"] <= stream["train_s"]
+    assert stream["input_wait_share"] == stream["input_wait_s"] / stream["train_s"]
+    memory = both_modes["memory"]["metrics"]["timings"]
+    assert (memory["input_wait_s"], memory["input_wait_share"]) == (None, None)
+
+
 def test_memory_reads_each_shard_once_and_streaming_once_per_pass(both_modes):
     assert sorted(both_modes["memory"]["fetched"]) == sorted(set(both_modes["memory"]["fetched"]))
     # 3 shards; each epoch one training and one validation pass, then two evaluation
