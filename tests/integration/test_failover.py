@@ -104,11 +104,15 @@ def test_master_killed_mid_decode_job_finishes(ha_cluster, ha_app, tmp_path):
     wait_for(decoding, interval=0.01, explain=lambda: logs(ha_cluster))
     done_at_the_kill = sum(result.state == "SUCCESS" for result in decodes)
     master = signal_master(ha_cluster, signal.SIGKILL)
-    wait_for_another_master(ha_cluster, master.port)
+    new_port = wait_for_another_master(ha_cluster, master.port)
     metrics = finish(process, out)
     assert done_at_the_kill < 15
     assert metrics["shards"]["count"] == 15
     check_every_image_counted(metrics, tmp_path / "data", 300)
+    # A server killed after the sentinels had promoted it (and rewritten its config file)
+    # starts again and follows the new master: the next failover has a replica to promote.
+    revived = admin_client(ha_cluster, master.port)
+    wait_for(lambda: _replica_of(revived, new_port), timeout=60, explain=lambda: logs(ha_cluster))
 
 
 def test_a_stopped_master_comes_back_as_a_replica_and_takes_no_writes(ha_cluster, ha_app, tmp_path):
