@@ -14,6 +14,7 @@ then joins as a replica); a dead sentinel at once.
 
 import fcntl
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -142,6 +143,7 @@ class SentinelGroup:
         for node in self.servers:
             node.folder.mkdir(exist_ok=True)
             lines = config_lines(node.folder, node.log, node.port, self.passwords, version)
+            lines = _users_in_an_acl_file(lines, node.folder / "users.acl")
             lines += self._replication_lines()
             if node is not master:
                 lines.append(f"replicaof 127.0.0.1 {master.port}")
@@ -226,6 +228,35 @@ class SentinelGroup:
                     > 2 * sentinel_config.FAILOVER_TIMEOUT_MS / 1000
                 ):
                     node.start(sentinel_mode=False)
+
+
+def _users_in_an_acl_file(lines: list[str], acl_file: Path) -> list[str]:
+    """Move the ``user`` lines of a server's config into an ACL file that it names.
+
+    On a failover the sentinels send ``CONFIG REWRITE`` to the servers they
+    reconfigure. Redis 6.2 reads the old file back in 1024-byte pieces, so a
+    longer line (a user with many key and channel rules: flower, worker) is
+    cut in two and the rest left on a line of its own, which the server
+    refuses at its next start ("Bad directive"): a master killed after a
+    promotion never came back, and the next failover found no replica
+    ("-failover-abort-no-good-slave"). ``CONFIG REWRITE`` leaves an ACL file
+    alone, and Redis reads one whole.
+    """
+    users = [_unquoted(line) for line in lines if line.startswith("user ")]
+    write_private(acl_file, "\n".join(users) + "\n")
+    return [line for line in lines if not line.startswith("user ")] + [f"aclfile {acl_file}"]
+
+
+def _unquoted(user_line: str) -> str:
+    """The line as an ACL file wants it: Redis 6.2 splits an ACL file's lines at spaces,
+    with no quotes or escapes, so a quoted rule (a key pattern with the bytes \\x06\\x16 of
+    kombu's priority queues, shared/redis_acl.py) goes in bare, its bytes written as such;
+    none of them is a space."""
+
+    def bare(quoted: re.Match) -> str:
+        return re.sub(r"\\x([0-9a-fA-F]{2})", lambda byte: chr(int(byte[1], 16)), quoted[1])
+
+    return re.sub(r'"([^" ]*)"', bare, user_line)
 
 
 def _answers(port: int, admin_password: str) -> bool:

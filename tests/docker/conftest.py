@@ -149,9 +149,11 @@ def images(docker_engine) -> dict:
 class ComposeCluster:
     """A compose project of docker/docker-compose.yml, driven as a user would."""
 
-    def __init__(self, compose: list[str], folder: Path, settings: dict):
+    def __init__(self, compose: list[str], folder: Path, settings: dict, files=(COMPOSE_FILE,)):
         self.compose = compose
         self.folder = folder
+        # docker-compose.yml, then any files that extend it (docker-compose.ha.yml).
+        self.files = list(files)
         self.project = f"catdogtest{secrets.token_hex(3)}"
         self.redis_port = free_loopback_port()
         self.flower_port = free_loopback_port()
@@ -186,9 +188,15 @@ class ComposeCluster:
         inherited = {name: value for name, value in os.environ.items() if name not in names}
         return inherited | self.variables
 
+    def command(self, *arguments) -> list[str]:
+        """The compose command line of this project (to run it in the background)."""
+        command = [*self.compose, "--env-file", self.env_file]
+        for file in self.files:
+            command += ["-f", file]
+        return [str(part) for part in [*command, "-p", self.project, *arguments]]
+
     def run(self, *arguments, timeout=COMPOSE_TIMEOUT_S, check=True):
-        command = [*self.compose, "--env-file", self.env_file, "-f", COMPOSE_FILE]
-        command += ["-p", self.project, *arguments]
+        command = self.command(*arguments)
         return run(command, timeout, env=self.environment(), check=check, cwd=DOCKER_DIR)
 
     def containers(self, service: str | None = None, running_only=True) -> list[dict]:

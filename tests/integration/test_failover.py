@@ -87,7 +87,7 @@ def test_master_killed_mid_training_job_finishes(ha_cluster, ha_app, tmp_path):
     check_every_image_counted(metrics, tmp_path / "data", 120)
     # The dead server was started again, and follows the new master.
     revived = admin_client(ha_cluster, master.port)
-    wait_for(lambda: _replica_of(revived, new_port), timeout=60)
+    wait_for(lambda: replica_of(revived, new_port), timeout=60)
 
 
 def test_master_killed_mid_decode_job_finishes(ha_cluster, ha_app, tmp_path):
@@ -104,11 +104,15 @@ def test_master_killed_mid_decode_job_finishes(ha_cluster, ha_app, tmp_path):
     wait_for(decoding, interval=0.01, explain=lambda: logs(ha_cluster))
     done_at_the_kill = sum(result.state == "SUCCESS" for result in decodes)
     master = signal_master(ha_cluster, signal.SIGKILL)
-    wait_for_another_master(ha_cluster, master.port)
+    new_port = wait_for_another_master(ha_cluster, master.port)
     metrics = finish(process, out)
     assert done_at_the_kill < 15
     assert metrics["shards"]["count"] == 15
     check_every_image_counted(metrics, tmp_path / "data", 300)
+    # A server killed after the sentinels had promoted it (and rewritten its config file)
+    # starts again and follows the new master: the next failover has a replica to promote.
+    revived = admin_client(ha_cluster, master.port)
+    wait_for(lambda: replica_of(revived, new_port), timeout=60, explain=lambda: logs(ha_cluster))
 
 
 def test_a_stopped_master_comes_back_as_a_replica_and_takes_no_writes(ha_cluster, ha_app, tmp_path):
@@ -125,7 +129,7 @@ def test_a_stopped_master_comes_back_as_a_replica_and_takes_no_writes(ha_cluster
         master.process.send_signal(signal.SIGCONT)
     old = admin_client(ha_cluster, master.port)
     wait_for(
-        lambda: _replica_of(old, new_port), timeout=60, explain=lambda: str(old.info("replication"))
+        lambda: replica_of(old, new_port), timeout=60, explain=lambda: str(old.info("replication"))
     )
     time.sleep(5)  # clients that still held connections to it have met READONLY by now
     refused_before = _refused_writes(old)
@@ -135,7 +139,7 @@ def test_a_stopped_master_comes_back_as_a_replica_and_takes_no_writes(ha_cluster
     metrics = finish(process, out)
     assert metrics["epochs_run"] == 40
     check_every_image_counted(metrics, tmp_path / "data", 120)
-    assert _replica_of(old, new_port)
+    assert replica_of(old, new_port)
 
 
 def admin_client(cluster, port: int):
@@ -143,7 +147,7 @@ def admin_client(cluster, port: int):
     return redis.Redis(port=port, username="admin", password=password, socket_timeout=5)
 
 
-def _replica_of(client, master_port: int) -> bool:
+def replica_of(client, master_port: int) -> bool:
     try:
         replication = client.info("replication")
     except redis.RedisError:  # not started again yet
