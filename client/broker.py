@@ -1,6 +1,8 @@
 """Reach the Redis behind a broker URL, or say clearly why not."""
 
 import re
+import sys
+import time
 
 from shared import sentinel
 
@@ -30,14 +32,57 @@ def redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}{slash}{path}"
 
 
-def check_reachable(url: str, timeout_seconds: float = 5.0) -> None:
-    import redis
+# Behind Sentinel a dead master is replaced within a failover's time (about
+# 12 s with shared/sentinel_config.py's timings): a client that submits in
+# between waits for the new one instead of failing.
+FAILOVER_WAIT_S = 30.0
 
+
+class _NoAnswer(Exception):
+    """The server did not answer (refused, timed out, gone)."""
+
+
+def check_reachable(
+    url: str, timeout_seconds: float = 5.0, failover_wait_s: float = FAILOVER_WAIT_S
+) -> None:
+    """Return once the Redis behind ``url`` answers; raise BrokerUnreachable saying why not.
+
+    Behind Sentinel, while the sentinels answer but the master they name does
+    not (it died, and they have not promoted a replica yet), wait up to
+    ``failover_wait_s`` for the failover.
+    """
     if not url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
         raise BrokerUnreachable(
             f"unsupported broker URL {redact(url)}: expected redis://[:password@]host:port/db,"
             " rediss:// for TLS, or sentinel://[user:password@]host:port/db;sentinel://host2:port"
         )
+    deadline = time.monotonic() + failover_wait_s
+    said = False
+    while True:
+        try:
+            return _ping(url, timeout_seconds)
+        except _NoAnswer as error:
+            if not (
+                sentinel.is_sentinel_url(url)
+                and time.monotonic() < deadline
+                and _sentinels_answer(url, timeout_seconds)
+            ):
+                raise BrokerUnreachable(
+                    f"cannot reach the broker at {redact(url)}: {error}"
+                ) from None
+            if not said:
+                print(
+                    f"broker: the master does not answer ({error}); waiting for the sentinels"
+                    f" to promote a replica (up to {failover_wait_s:.0f} s)",
+                    file=sys.stderr,
+                )
+                said = True
+            time.sleep(1.0)
+
+
+def _ping(url: str, timeout_seconds: float) -> None:
+    import redis
+
     try:
         client = _client(url, timeout_seconds)
     except ValueError as error:
@@ -47,11 +92,30 @@ def check_reachable(url: str, timeout_seconds: float = 5.0) -> None:
     except redis.AuthenticationError:
         raise BrokerUnreachable(f"the broker at {redact(url)} refused the password") from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-        raise BrokerUnreachable(f"cannot reach the broker at {redact(url)}: {error}") from None
+        raise _NoAnswer(str(error)) from None
     except redis.ResponseError as error:
         raise BrokerUnreachable(f"the broker at {redact(url)} answered: {error}") from None
     finally:
         client.close()
+
+
+def _sentinels_answer(url: str, timeout_seconds: float) -> bool:
+    """Whether any sentinel of ``url`` answers: a failover can come only if one does."""
+    import redis
+
+    login = sentinel.sentinel_login(
+        url, socket_connect_timeout=timeout_seconds, socket_timeout=timeout_seconds
+    )
+    for host, port in sentinel.parse(url)["addresses"]:
+        client = redis.Redis(host=host, port=port, **login)
+        try:
+            if client.ping():
+                return True
+        except redis.RedisError:
+            continue
+        finally:
+            client.close()
+    return False
 
 
 def _client(url: str, timeout_seconds: float):

@@ -7,6 +7,7 @@ fault happened: the sentinels name another master, and the job was where the
 test meant to hit it.
 """
 
+import json
 import signal
 import subprocess
 import sys
@@ -111,6 +112,23 @@ def test_master_killed_mid_decode_job_finishes(ha_cluster, ha_app, tmp_path):
     check_every_image_counted(metrics, tmp_path / "data", 300)
     # A server killed after the sentinels had promoted it (and rewritten its config file)
     # starts again and follows the new master: the next failover has a replica to promote.
+    revived = admin_client(ha_cluster, master.port)
+    wait_for(lambda: replica_of(revived, new_port), timeout=60, explain=lambda: logs(ha_cluster))
+
+
+def test_a_job_submitted_while_the_master_is_dead_waits_for_the_failover(ha_cluster, tmp_path):
+    make_separable_images(tmp_path / "data", per_label=10)
+    master = signal_master(ha_cluster, signal.SIGKILL)
+    arguments = ["train", "--data", tmp_path / "data", "--epochs", 1, "--image-size", 8]
+    process = run_submit(
+        [*arguments, "--out", tmp_path / "out"], clean_environment() | ha_cluster.environment()
+    )
+    assert process.returncode == 0, process.stderr
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["images_used"] == 20
+    # The fault met the client: it found the master dead, and waited for the sentinels.
+    assert "waiting for the sentinels to promote a replica" in process.stderr
+    new_port = wait_for_another_master(ha_cluster, master.port)
     revived = admin_client(ha_cluster, master.port)
     wait_for(lambda: replica_of(revived, new_port), timeout=60, explain=lambda: logs(ha_cluster))
 
