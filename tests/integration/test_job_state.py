@@ -1,39 +1,21 @@
 """JobState against a real Redis server: one runner at a time, a lock that survives a
 restart of Redis, checkpoints, results and the cancel flag."""
 
-import subprocess
-import time
-
 import pytest
 import redis
 
-from client.local_cluster import find_redis_server, free_loopback_port
 from shared.job_state import JobCancelled, JobState, LockLost
+from tests.plain_redis import plain_redis_server
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def redis_client(tmp_path_factory):
-    port = free_loopback_port()
-    folder = tmp_path_factory.mktemp("job-state")
-    server = subprocess.Popen(
-        [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--dir", str(folder)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield client
-    server.terminate()
-    server.wait(timeout=30)
+    with plain_redis_server(tmp_path_factory.mktemp("job-state")) as port:
+        client = redis.Redis(port=port)
+        yield client
+        client.close()
 
 
 def state(client, job_id, lock_ttl=30):

@@ -1,39 +1,22 @@
 """shared/kombu_redis.py against a real Redis and kombu's own transport: what it reads of a
 Celery message, held unacknowledged or queued, and that restore and forget do what they say."""
 
-import subprocess
 import time
 
 import pytest
 import redis
 from celery import Celery
 
-from client.local_cluster import find_redis_server, free_loopback_port
 from shared import kombu_redis, task_names
+from tests.plain_redis import plain_redis_server
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def redis_port(tmp_path_factory):
-    port = free_loopback_port()
-    server = subprocess.Popen(
-        [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--dir", str(tmp_path_factory.mktemp("kombu"))],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield port
-    server.terminate()
-    server.wait(timeout=30)
+    with plain_redis_server(tmp_path_factory.mktemp("kombu")) as port:
+        yield port
 
 
 @pytest.fixture
