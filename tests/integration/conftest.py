@@ -68,9 +68,13 @@ def client_app(cluster):
     return cluster.client_app()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster_app(cluster):
-    """This process as a client of the session cluster, for tests that build canvases."""
+    """This process as a client of the session cluster, for tests that build canvases.
+
+    Module-scoped: the app names the cluster in this process's environment while it lives
+    (Celery prefers the environment), so it must not outlive the tests that use it.
+    """
     with client_app(cluster) as app:
         yield app
 

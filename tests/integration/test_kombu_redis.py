@@ -20,7 +20,10 @@ def redis_port(tmp_path_factory):
 
 
 @pytest.fixture
-def app(redis_port):
+def app(redis_port, monkeypatch):
+    # Celery takes the broker from the environment over its argument: name none there.
+    for variable in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        monkeypatch.delenv(variable, raising=False)
     app = Celery("kombu-test", broker=f"redis://127.0.0.1:{redis_port}/3")
     app.conf.task_routes = {name: {"queue": q} for name, q in task_names.QUEUE_OF.items()}
     yield app
