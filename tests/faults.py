@@ -3,9 +3,9 @@
 import json
 import os
 import signal
-import time
 
 from client.local_cluster.processes import signal_group
+from shared.waiting import wait_until
 
 
 def kill_worker(cluster, role: str, signal_number=signal.SIGKILL) -> None:
@@ -38,16 +38,15 @@ def restart_redis(cluster, signal_number=signal.SIGTERM, timeout_s: float = 60) 
     state_path = cluster.redis_server.folder.state
     old_pid = json.loads(state_path.read_text())["redis_pid"]
     os.kill(old_pid, signal_number)
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def back_again() -> bool:
         try:
             state = json.loads(state_path.read_text())
-            if state.get("redis_pid") != old_pid and cluster.redis().ping():
-                return
+            return state.get("redis_pid") != old_pid and cluster.redis().ping()
         except Exception:
-            pass
-        assert time.monotonic() < deadline, "redis did not come back"
-        time.sleep(0.1)
+            return False  # between the old server and the new one
+
+    assert wait_until(back_again, timeout_s=timeout_s, interval_s=0.1), "redis did not come back"
 
 
 def signal_master(cluster, signal_number=signal.SIGKILL):
@@ -62,18 +61,19 @@ def wait_for_another_master(cluster, old_port: int, timeout_s: float = 60) -> in
     """Until the sentinels name a master other than ``old_port``; returns its port."""
     from shared import sentinel
 
-    deadline = time.monotonic() + timeout_s
-    while True:
+    named = []
+
+    def another_master() -> bool:
         try:
-            _, port = sentinel.master_address(cluster.url("admin"))
-            if port != old_port:
-                return port
+            named.append(sentinel.master_address(cluster.url("admin"))[1])
         except Exception:
-            pass  # the sentinels are between masters
-        assert time.monotonic() < deadline, (
-            f"no failover from port {old_port} in {timeout_s}s\n{sentinel_logs(cluster)}"
-        )
-        time.sleep(0.1)
+            return False  # the sentinels are between masters
+        return named[-1] != old_port
+
+    assert wait_until(another_master, timeout_s=timeout_s, interval_s=0.1), (
+        f"no failover from port {old_port} in {timeout_s}s\n{sentinel_logs(cluster)}"
+    )
+    return named[-1]
 
 
 def sentinel_logs(cluster, lines: int = 60) -> str:
@@ -102,10 +102,9 @@ def finish(process, out, timeout=300) -> dict:
 
 def wait_for(condition, timeout=120, interval=0.05, explain=lambda: ""):
     """Poll ``condition`` until it holds; fail, with ``explain()``, after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting\n{explain()}"
-        time.sleep(interval)
+    assert wait_until(condition, timeout_s=timeout, interval_s=interval), (
+        f"timed out waiting\n{explain()}"
+    )
 
 
 def logs(cluster) -> str:

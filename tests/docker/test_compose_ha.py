@@ -6,7 +6,6 @@ again, follows the new master."""
 
 import json
 import subprocess
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from tests.docker.conftest import (
     readable_copy_of_images,
     run,
 )
+from tests.faults import wait_for
 from tests.images import make_separable_images
 
 pytestmark = pytest.mark.docker
@@ -69,13 +69,6 @@ def replicas_seen_by(cluster: ComposeCluster, sentinel: str) -> list[dict]:
             replicas.append({})
         replicas[-1][key] = value
     return replicas
-
-
-def wait_for(condition, timeout_s: float, explain) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, explain()
-        time.sleep(0.5)
 
 
 def training_epoch(cluster: ComposeCluster, job_id: str) -> int:
@@ -132,7 +125,8 @@ def test_the_master_container_killed_mid_training_and_the_job_finishes(ha_cluste
     try:
         wait_for(
             lambda: training_epoch(ha_cluster, job_id) >= 2,
-            timeout_s=300,
+            timeout=300,
+            interval=0.5,
             explain=lambda: f"no epoch 2 of {job_id}\n{ha_cluster.logs()}",
         )
         epoch_at_the_kill = training_epoch(ha_cluster, job_id)
@@ -140,7 +134,8 @@ def test_the_master_container_killed_mid_training_and_the_job_finishes(ha_cluste
         run(["docker", "kill", master], 60)  # SIGKILL: no shutdown, no final snapshot
         wait_for(
             lambda: all(master_named_by(ha_cluster, name) == "redis-replica" for name in SENTINELS),
-            timeout_s=120,
+            timeout=120,
+            interval=0.5,
             explain=lambda: f"the sentinels named no new master\n{ha_cluster.logs()}",
         )
     finally:
@@ -167,7 +162,8 @@ def test_the_master_container_killed_mid_training_and_the_job_finishes(ha_cluste
 
     wait_for(
         old_master_follows,
-        timeout_s=120,
+        timeout=120,
+        interval=0.5,
         explain=lambda: f"{replicas_seen_by(ha_cluster, 'sentinel-1')}\n{ha_cluster.logs()}",
     )
     assert master_named_by(ha_cluster, "sentinel-1") == "redis-replica"

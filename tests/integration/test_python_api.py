@@ -1,13 +1,13 @@
 """The Python API (``catdog_queue``) on an embedded cluster: real Redis, real Celery workers."""
 
 import os
-import time
 
 import numpy as np
 import pytest
 
 import catdog_queue
 from jobs import kinds
+from shared.waiting import wait_until
 from tests.images import make_separable_images
 
 pytestmark = pytest.mark.integration
@@ -34,12 +34,14 @@ def test_the_cluster_names_itself_in_the_environment_only_while_open(tmp_path):
 
 def wait_for_phase(job, phases: set, bound_s: float = 300.0) -> dict:
     """Poll the job's status until its phase is one of ``phases``; the bound only stops a hang."""
-    deadline = time.monotonic() + bound_s
-    while True:
-        status = job.status()
-        if status["phase"] in phases or time.monotonic() > deadline:
-            return status
-        time.sleep(0.2)
+    seen = []
+
+    def reached() -> bool:
+        seen.append(job.status())
+        return seen[-1]["phase"] in phases
+
+    wait_until(reached, timeout_s=bound_s, interval_s=0.2)
+    return seen[-1]
 
 
 def test_train_gives_metrics_history_a_model_and_predictions(embedded):
