@@ -4,7 +4,7 @@ Deployment-specific values (URLs, time-outs) come from environment variables
 read in ``shared/settings.py``; everything here holds for every deployment.
 """
 
-from shared import sentinel, settings, task_names
+from catdog_queue.shared import sentinel, settings, task_names
 
 
 def connection_settings(broker: str, backend: str | None = None) -> dict:

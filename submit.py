@@ -7,7 +7,7 @@ started for the job and stopped afterwards.
 
 import sys
 
-from client.cli import main
+from catdog_queue.client.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -37,11 +37,11 @@ def main(argv=None) -> int:
         plan = json.load(plan_file)
     import numpy as np
 
-    from shared.listing import label_of
-    from shared.split import stratified_split
-    from training.windows import gather
-    from workers import assembly
-    from workers.store import store
+    from catdog_queue.shared.listing import label_of
+    from catdog_queue.shared.split import stratified_split
+    from catdog_queue.training.windows import gather
+    from catdog_queue.workers import assembly
+    from catdog_queue.workers.store import store
 
     store().redis.ping()  # connect now: the connection is not part of the cost
     before = _status()

@@ -26,9 +26,9 @@ def measure(model_name: str, images: int, epochs: int) -> dict:
     import keras
     import numpy as np
 
-    from training.devices import backend_name, describe_device
-    from training.models import compile_model, make_model, make_optimizer
-    from training.prefetch import InputClock, prefetched
+    from catdog_queue.training.devices import backend_name, describe_device
+    from catdog_queue.training.models import compile_model, make_model, make_optimizer
+    from catdog_queue.training.prefetch import InputClock, prefetched
 
     _, size, optimizer_name, schedule = next(v for v in VARIANTS if v[0] == model_name)
     keras.utils.set_random_seed(1)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from bench import cpuload
 from bench.procs import REPOSITORY_ROOT, run_json, scratch_dir
-from client.local_cluster import LocalCluster
-from shared.listing import list_labelled_images, plan_shards
+from catdog_queue.client.local_cluster import LocalCluster
+from catdog_queue.shared.listing import list_labelled_images, plan_shards
 
 READY_TIMEOUT_S = 120
 
@@ -55,9 +55,9 @@ def decode_phase(data: str, concurrency: int, shard_size: int, image_size: int, 
             os.environ.update(cluster.environment())
             from celery import group
 
-            from client import follow
-            from jobs.canvas import decode_signatures, decode_task_id
-            from workers.app import app
+            from catdog_queue.client import follow
+            from catdog_queue.jobs.canvas import decode_signatures, decode_task_id
+            from catdog_queue.workers.app import app
 
             app.conf.update(broker_url=cluster.url(), result_backend=cluster.url())
             ready_s = wait_until_ready(app, cluster)

@@ -37,10 +37,10 @@ from PIL import Image
 
 from bench import cpuload, stats
 from bench.procs import KAGGLE_TRAIN, PETS_ORIGINALS, say
-from shared import settings
-from shared.decode import decode_files, decode_image, draft_scale
-from shared.image_headers import read_jpeg_header
-from shared.listing import list_labelled_images
+from catdog_queue.shared import settings
+from catdog_queue.shared.decode import decode_files, decode_image, draft_scale
+from catdog_queue.shared.image_headers import read_jpeg_header
+from catdog_queue.shared.listing import list_labelled_images
 
 IMAGE_SIZE = 32
 DEFAULT_KAGGLE_LIMIT = 0  # 0: every image of the folder

@@ -48,7 +48,7 @@ def epoch_seconds(model_name, image_size, optimizer_name, schedule, mixed, epoch
     import keras
     import numpy as np
 
-    from training.models import compile_model, make_model, make_optimizer
+    from catdog_queue.training.models import compile_model, make_model, make_optimizer
 
     keras.utils.set_random_seed(1)
     pixels = np.random.default_rng(1).integers(

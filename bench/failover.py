@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench import stats
 from bench.procs import KAGGLE_TRAIN, REPOSITORY_ROOT, say
-from shared.waiting import wait_until
+from catdog_queue.shared.waiting import wait_until
 
 TARGET_PROGRESS_S = 30.0
 POLL_S = 0.1
@@ -30,7 +30,7 @@ FAULTS = ("none", "master mid-decode", "master mid-training")
 
 
 def failover(args) -> int:
-    from client.local_cluster import LocalCluster
+    from catdog_queue.client.local_cluster import LocalCluster
 
     data = Path(args.data or KAGGLE_TRAIN)
     epochs = args.epochs
@@ -91,7 +91,7 @@ def _run(cluster, data: Path, epochs: int, fault: str, scratch: Path) -> dict:
 
 def _kill_the_master_and_time(cluster, app, job_id: str, fault: str) -> dict:
     """Kill the master at the fault's moment; seconds to a new master and to progress."""
-    from jobs.canvas import decode_task_id
+    from catdog_queue.jobs.canvas import decode_task_id
 
     decodes = [app.AsyncResult(decode_task_id(job_id, index)) for index in range(40)]
     training = app.AsyncResult(f"{job_id}-train")
@@ -125,7 +125,7 @@ def _watch_for_a_new_master(cluster, old_port: int, found: list) -> None:
 
 
 def _master_port(cluster) -> int | None:
-    from shared import sentinel
+    from catdog_queue.shared import sentinel
 
     try:
         return sentinel.master_address(cluster.url("admin"), timeout_s=1)[1]

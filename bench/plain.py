@@ -24,10 +24,10 @@ import time
 
 import numpy as np
 
-from shared import settings
-from shared.decode import decode_files
-from shared.listing import list_labelled_images
-from shared.split import stratified_split
+from catdog_queue.shared import settings
+from catdog_queue.shared.decode import decode_files
+from catdog_queue.shared.listing import list_labelled_images
+from catdog_queue.shared.split import stratified_split
 
 CHUNK = 250  # files per multiprocessing task: small enough to balance two cores
 
@@ -59,8 +59,8 @@ def fit_like_the_task(pixels, paths, labels, epochs, batch_size=128, seed=12345,
     """The gpu task's ``model.fit`` (MLP, SGD, held-out validation), with nothing around it."""
     import keras
 
-    from shared.listing import label_of
-    from training.models import compile_model, make_mlp, make_optimizer
+    from catdog_queue.shared.listing import label_of
+    from catdog_queue.training.models import compile_model, make_mlp, make_optimizer
 
     started = time.perf_counter()
     index_of = {label: index for index, label in enumerate(labels)}
@@ -72,11 +72,11 @@ def fit_like_the_task(pixels, paths, labels, epochs, batch_size=128, seed=12345,
     compile_model(model, make_optimizer("sgd", learning_rate), len(labels))
     extra = []
     if callbacks in ("checkpoint", "task"):
-        from training.callbacks import CheckpointCallback
+        from catdog_queue.training.callbacks import CheckpointCallback
 
         extra.append(CheckpointCallback(_DroppedCheckpoints(), []))
     if callbacks in ("progress", "task"):
-        from training.callbacks import ProgressCallback
+        from catdog_queue.training.callbacks import ProgressCallback
 
         extra.append(ProgressCallback(epochs, lambda progress: None))
     callbacks = [*extra, _epoch_lines(epochs)]

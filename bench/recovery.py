@@ -20,14 +20,14 @@ from pathlib import Path
 
 from bench import stats
 from bench.procs import KAGGLE_TRAIN, REPOSITORY_ROOT, say
-from shared.waiting import wait_until
+from catdog_queue.shared.waiting import wait_until
 
 TARGET_EXTRA_S = 60.0
 POLL_S = 0.01
 
 
 def recovery(args) -> int:
-    from client.local_cluster import LocalCluster
+    from catdog_queue.client.local_cluster import LocalCluster
 
     data = Path(args.data or KAGGLE_TRAIN)
     with tempfile.TemporaryDirectory(prefix="catdog-recovery-") as scratch:
@@ -55,7 +55,7 @@ def recovery(args) -> int:
 
 
 def _run(cluster, data: Path, epochs: int, fault: str, scratch: Path) -> dict:
-    from jobs.canvas import decode_task_id
+    from catdog_queue.jobs.canvas import decode_task_id
 
     environment = os.environ | cluster.environment()
     command = [sys.executable, "submit.py", "train", "--data", str(data), "--epochs", str(epochs)]
@@ -104,7 +104,7 @@ def _wait(condition, timeout_s: float = 600) -> None:
 
 def _kill(cluster, role: str) -> None:
     """SIGKILL to every process of one worker, as the kernel's out-of-memory killer would."""
-    from client.local_cluster.processes import signal_group
+    from catdog_queue.client.local_cluster.processes import signal_group
 
     process = cluster.processes.pop(role)
     signal_group(process.pid, signal.SIGKILL)

@@ -21,7 +21,7 @@ def command_arguments(command: str, **keywords):
             " catdog_queue.start(cache_dir=...) or catdog_queue.connect(broker_url), and"
             " job.wait() follows a job; leave these out"
         )
-    from client.arguments import build_parser
+    from catdog_queue.client.arguments import build_parser
 
     words = [command]
     for name, value in keywords.items():

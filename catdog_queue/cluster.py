@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
 
-from shared import settings
+from catdog_queue.shared import settings
 
 # What ``client.session.connect`` writes into the environment; put back on close.
 CLUSTER_VARIABLES = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CATDOG_STORE_URL")
@@ -28,7 +28,7 @@ class Cluster:
     """
 
     def __init__(self, broker_url=None, cache_dir=None, data_roots=None, wait_timeout=None):
-        from client.session import connect, new_job_id
+        from catdog_queue.client.session import connect, new_job_id
 
         global _open_cluster
         if _open_cluster is not None:
@@ -62,7 +62,7 @@ class Cluster:
     def __repr__(self) -> str:
         if self.embedded:
             return f"<embedded cluster, redis on 127.0.0.1:{self.session.cluster.port}>"
-        from client.broker import redact
+        from catdog_queue.client.broker import redact
 
         return f"<cluster at {redact(self.broker_url)}>"
 

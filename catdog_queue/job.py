@@ -53,9 +53,9 @@ class Job:
     def status(self) -> dict:
         """What ``submit.py status`` prints: ``phase`` (queued, decoding, training, predicting,
         done, failed, cancelled), ``shards``, and ``detail`` or ``result``."""
-        from client.follow import release_results
-        from client.job_status import job_status
-        from jobs import kinds
+        from catdog_queue.client.follow import release_results
+        from catdog_queue.client.job_status import job_status
+        from catdog_queue.jobs import kinds
 
         session = self.cluster.session
         try:
@@ -65,7 +65,7 @@ class Job:
 
     def cancel(self) -> None:
         """Queued tasks never start; a running training stops within about a second."""
-        from client.commands.control import cancel_job
+        from catdog_queue.client.commands.control import cancel_job
 
         cancel_job(self.cluster.session, self.record)
 
@@ -138,6 +138,6 @@ def keras_history(epochs: list[dict]) -> dict:
 
 
 def _follow(session, stack, record, timings):
-    from client.flow import follow
+    from catdog_queue.client.flow import follow
 
     return follow(session, stack, record, timings, progress_class=NotebookProgress)

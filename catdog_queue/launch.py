@@ -20,8 +20,8 @@ def train(data, *, predict=None, out=None, cluster=None, **options) -> Job:
     ``options`` are ``submit.py train``'s: ``epochs=3``, ``image_size=32``,
     ``model="cnn"``, ``optimizer="adam"``, ``batch_size=16``...
     """
-    from client.commands import train as train_command
-    from client.commands.common import upload_weights
+    from catdog_queue.client.commands import train as train_command
+    from catdog_queue.client.commands.common import upload_weights
 
     cluster = current_cluster(cluster)
     started = time.perf_counter()
@@ -34,8 +34,8 @@ def train(data, *, predict=None, out=None, cluster=None, **options) -> Job:
 
 def compare(data, *, out=None, cluster=None, **options) -> Job:
     """Train one model per optimizer (``optimizers=["sgd", "adam"]``) and compare them."""
-    from client.commands import compare as compare_command
-    from client.commands.common import upload_weights
+    from catdog_queue.client.commands import compare as compare_command
+    from catdog_queue.client.commands.common import upload_weights
 
     cluster = current_cluster(cluster)
     started = time.perf_counter()
@@ -50,7 +50,7 @@ def predict(model, data, *, out=None, cluster=None, **options) -> Job:
     """Classify the images in ``data`` with ``model``: a ``model.keras`` or ``model.h5`` file,
     or a finished train job's handle. ``out`` names the CSV (default
     ``runs/<job id>/predictions.csv``)."""
-    from client.commands import predict as predict_command
+    from catdog_queue.client.commands import predict as predict_command
 
     cluster = current_cluster(cluster)
     model = _model_path(model)
@@ -83,7 +83,7 @@ def _model_path(model) -> str:
 
 def send_planned_job(cluster, arguments, record, collector, timings, started, prepare) -> Job:
     """Send a planned job (``record``) on ``cluster`` and return its handle."""
-    from client.flow import require_writable, send_job
+    from catdog_queue.client.flow import require_writable, send_job
 
     out = collector.output_path(arguments.out, record.job_id)
     require_writable(out.parent if out.suffix else out)  # before the work, not after

@@ -7,7 +7,7 @@ would print a line per step; ``tqdm.auto`` draws a widget there instead.
 
 import sys
 
-from client.progress import JobProgress
+from catdog_queue.client.progress import JobProgress
 
 
 def in_notebook() -> bool:

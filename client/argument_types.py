@@ -2,7 +2,7 @@
 
 import argparse
 
-from shared.options import MAX_IMAGE_SIZE, MAX_SEED
+from catdog_queue.shared.options import MAX_IMAGE_SIZE, MAX_SEED
 
 
 def positive_int(text: str) -> int:

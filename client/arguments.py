@@ -3,10 +3,10 @@
 import argparse
 from dataclasses import fields
 
-from client.argument_types import positive_int, positive_seconds
-from client.queue_watch import DEFAULT_WAIT_TIMEOUT_S
-from client.training_arguments import OPTIMIZER_DEFAULTS, add_training_options, add_tta
-from shared.options import DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, PredictOptions
+from catdog_queue.client.argument_types import positive_int, positive_seconds
+from catdog_queue.client.queue_watch import DEFAULT_WAIT_TIMEOUT_S
+from catdog_queue.client.training_arguments import OPTIMIZER_DEFAULTS, add_training_options, add_tta
+from catdog_queue.shared.options import DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, PredictOptions
 
 RATES = ", ".join(f"{name} {rate}" for name, rate in DEFAULT_LEARNING_RATES.items())
 # Both layouts shared.layout reads.
@@ -16,8 +16,9 @@ PREDICT = {field.name: field.default for field in fields(PredictOptions)}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # No prog: usage names what was run, ``submit.py`` or the installed ``catdog-queue``.
     parser = argparse.ArgumentParser(
-        prog="submit.py", description="Train and serve an image classifier on a Celery cluster."
+        description="Train and serve an image classifier on a Celery cluster."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(commands.add_parser("train", help="decode a labelled folder, train, evaluate"))

@@ -4,7 +4,7 @@ import re
 import sys
 import time
 
-from shared import sentinel
+from catdog_queue.shared import sentinel
 
 
 class BrokerUnreachable(RuntimeError):

@@ -3,7 +3,7 @@
 import signal
 import sys
 
-from client.arguments import build_parser
+from catdog_queue.client.arguments import build_parser
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -12,16 +12,16 @@ def main(argv=None) -> int:
     from kombu.exceptions import OperationalError as KombuOperationalError
     from redis import RedisError
 
-    from client.broker import BrokerUnreachable
-    from client.commands.common import UsageError
-    from client.follow import JobFailed
-    from client.local_cluster import ClusterError
-    from jobs.records import JobNotFound
-    from shared.listing import DataError
-    from shared.metrics import ResultRejected
-    from shared.model_metadata import ModelFileError
-    from shared.settings import SettingError
-    from shared.shards import ArtifactMissing
+    from catdog_queue.client.broker import BrokerUnreachable
+    from catdog_queue.client.commands.common import UsageError
+    from catdog_queue.client.follow import JobFailed
+    from catdog_queue.client.local_cluster import ClusterError
+    from catdog_queue.jobs.records import JobNotFound
+    from catdog_queue.shared.listing import DataError
+    from catdog_queue.shared.metrics import ResultRejected
+    from catdog_queue.shared.model_metadata import ModelFileError
+    from catdog_queue.shared.settings import SettingError
+    from catdog_queue.shared.shards import ArtifactMissing
 
     args = build_parser().parse_args(argv)
     what_goes_on = _what_goes_on(args)  # before a local cluster sets CELERY_BROKER_URL
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
 
 
 def _what_goes_on(args) -> str:
-    from client.session import broker_given
+    from catdog_queue.client.session import broker_given
 
     if args.command in ("status", "jobs", "cancel", "deadletters"):
         return "nothing changed"
@@ -81,21 +81,21 @@ def _interrupt(signal_number, frame):
 def _run(args) -> int:
     """The command's module is imported only when used: each pulls in what it needs."""
     if args.command == "train":
-        from client.commands.train import run_train
+        from catdog_queue.client.commands.train import run_train
 
         return run_train(args)
     if args.command == "compare":
-        from client.commands.compare import run_compare
+        from catdog_queue.client.commands.compare import run_compare
 
         return run_compare(args)
     if args.command == "predict":
-        from client.commands.predict import run_predict
+        from catdog_queue.client.commands.predict import run_predict
 
         return run_predict(args)
     if args.command == "cluster":
-        from client.commands.cluster import run_cluster
+        from catdog_queue.client.commands.cluster import run_cluster
 
         return run_cluster(args)
-    from client.commands import control
+    from catdog_queue.client.commands import control
 
     return getattr(control, f"run_{args.command}")(args)

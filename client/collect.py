@@ -2,10 +2,10 @@
 
 import json
 
-from client import plots
-from client.output import OutputFolder
-from shared.metrics import ResultRejected, job_metrics
-from shared.shards import TRAINED_FILES, artifact_key
+from catdog_queue.client import plots
+from catdog_queue.client.output import OutputFolder
+from catdog_queue.shared.metrics import ResultRejected, job_metrics
+from catdog_queue.shared.shards import TRAINED_FILES, artifact_key
 
 
 def save_artifacts(store, artifact_keys, job_id: str, output: OutputFolder) -> list:

@@ -14,15 +14,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from client import follow as following
-from client.follow import JobFailed, release_results
-from client.progress import JobProgress
-from client.upload import upload_missing_shards
-from jobs import kinds
-from jobs.records import save_record
-from shared.shard_builder import mark_cached
-from shared.shards import UPLOADS_GONE
-from shared.waiting import wait_until
+from catdog_queue.client import follow as following
+from catdog_queue.client.follow import JobFailed, release_results
+from catdog_queue.client.progress import JobProgress
+from catdog_queue.client.upload import upload_missing_shards
+from catdog_queue.jobs import kinds
+from catdog_queue.jobs.records import save_record
+from catdog_queue.shared.shard_builder import mark_cached
+from catdog_queue.shared.shards import UPLOADS_GONE
+from catdog_queue.shared.waiting import wait_until
 
 
 @dataclass
@@ -152,7 +152,7 @@ def run_job(args, record, collector, timings: dict, started: float, prepare=None
     """
     from contextlib import ExitStack
 
-    from client.session import connect
+    from catdog_queue.client.session import connect
 
     out = collector.output_path(args.out, record.job_id)
     require_writable(out.parent if out.suffix else out)  # before hours of work, not after
@@ -177,7 +177,7 @@ def send_job(session, args, record, prepare=None) -> None:
 
 
 def require_writable(folder: Path) -> None:
-    from client.commands.common import UsageError
+    from catdog_queue.client.commands.common import UsageError
 
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ class Outage:
     """Rides out a Redis that stops answering for a while, within a bound."""
 
     def __init__(self, job_id: str, limit_s: float | None = None, stream=None):
-        from shared import settings
+        from catdog_queue.shared import settings
 
         # A restart takes seconds; the job itself goes on on the cluster either way.
         self.limit_s = settings.redis_outage_limit_seconds() if limit_s is None else limit_s
@@ -79,8 +79,8 @@ def wait_for_decode(app, job_id, shards, on_progress, watch=_no_watch) -> list[d
     Shards ``cached`` when the job was submitted have no task: their summary
     is already in the spec.
     """
-    from jobs.canvas import decode_task_id
-    from jobs.part_checks import checked_summary
+    from catdog_queue.jobs.canvas import decode_task_id
+    from catdog_queue.jobs.part_checks import checked_summary
 
     results = [app.AsyncResult(decode_task_id(job_id, shard["index"])) for shard in shards]
     total = sum(len(shard["paths"]) for shard in shards)

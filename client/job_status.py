@@ -7,10 +7,10 @@ many tasks are ahead of it).
 
 import time
 
-from client.follow import describe
-from jobs import kinds
-from shared import dead_letters, settings
-from shared.job_state import JobState
+from catdog_queue.client.follow import describe
+from catdog_queue.jobs import kinds
+from catdog_queue.shared import dead_letters, settings
+from catdog_queue.shared.job_state import JobState
 
 RUNNING_STATES = {"TRAINING": "training", "PREDICTING": "predicting"}
 # What a gpu task says before it trains or predicts (workers/gpu.py, workers/assembly.py).

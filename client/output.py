@@ -10,8 +10,8 @@ interrupted collect never leaves half a model behind.
 
 from pathlib import Path
 
-from shared.atomic_write import write_atomically
-from shared.metrics import ResultRejected
+from catdog_queue.shared.atomic_write import write_atomically
+from catdog_queue.shared.metrics import ResultRejected
 
 
 class OutsideOutput(ResultRejected):

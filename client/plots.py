@@ -37,7 +37,7 @@ def _per_epoch_axis(axis, label: str) -> None:
 def plot_history(history: list[dict], output, title: str):
     """``history.png``: loss and accuracy per epoch, train and held-out, side by side
     (drawn with Pillow: matplotlib's import and layout cost a train job about a second)."""
-    from client.history_plot import draw_history
+    from catdog_queue.client.history_plot import draw_history
 
     return output.write("history.png", draw_history(history, title))
 

@@ -7,9 +7,9 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from shared.listing import label_of
-from shared.metrics import ResultRejected
-from shared.shards import artifact_key
+from catdog_queue.shared.listing import label_of
+from catdog_queue.shared.metrics import ResultRejected
+from catdog_queue.shared.shards import artifact_key
 
 SHEET_IMAGES = 32
 
@@ -84,7 +84,7 @@ def contact_sheet(root: Path, rows: list[dict], labels: list[str]) -> bytes:
     """The first images with their predicted label and its probability, 8 to a row (PNG)."""
     from PIL import Image
 
-    from client.plots import png_of, pyplot
+    from catdog_queue.client.plots import png_of, pyplot
 
     shown = rows[:SHEET_IMAGES]
     columns = 8

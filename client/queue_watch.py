@@ -10,9 +10,9 @@ when no live worker consumes the queue at all.
 
 import time
 
-from client.follow import JobFailed
-from shared import kombu_redis, registry
-from workers import worker_command
+from catdog_queue.client.follow import JobFailed
+from catdog_queue.shared import kombu_redis, registry
+from catdog_queue.workers import worker_command
 
 DEFAULT_WAIT_TIMEOUT_S = 120.0  # --wait-timeout
 QUEUE_SCAN_LIMIT = 1000  # messages read to find a task's place in a long queue

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from celeryconfig import connection_settings
-from client.broker import check_reachable, redact
-from client.follow import release_results
-from client.local_cluster import LocalCluster
-from client.queue_watch import DEFAULT_WAIT_TIMEOUT_S, QueueWatch
-from shared import settings
+from catdog_queue.celeryconfig import connection_settings
+from catdog_queue.client.broker import check_reachable, redact
+from catdog_queue.client.follow import release_results
+from catdog_queue.client.local_cluster import LocalCluster
+from catdog_queue.client.queue_watch import DEFAULT_WAIT_TIMEOUT_S, QueueWatch
+from catdog_queue.shared import settings
 
 
 def new_job_id() -> str:
@@ -82,8 +82,8 @@ def connect(args, name: str, log_dir: Path | None, stack) -> Session:
         cluster.start_redis()
         os.environ.update(cluster.environment())
         timings["cluster_start_s"] = time.perf_counter() - started
-    from shared.shards import connect_store
-    from workers.app import app
+    from catdog_queue.shared.shards import connect_store
+    from catdog_queue.workers.app import app
 
     app.conf.update(
         **connection_settings(settings.broker_url(), settings.result_backend_url()),

@@ -4,8 +4,8 @@ those of ``shared.options``, written there once."""
 import argparse
 from dataclasses import fields
 
-from client.argument_types import fraction, image_size, positive_int, seed
-from shared.options import (
+from catdog_queue.client.argument_types import fraction, image_size, positive_int, seed
+from catdog_queue.shared.options import (
     BACKBONES,
     DATA_MODES,
     DEVICES,

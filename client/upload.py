@@ -10,9 +10,9 @@ the same per-file limit; a shard's files together may not pass
 
 from pathlib import Path
 
-from shared import settings
-from shared.data_access import DataFolder, FileUnreadable, ImageRejected
-from shared.listing import DataError
+from catdog_queue.shared import settings
+from catdog_queue.shared.data_access import DataFolder, FileUnreadable, ImageRejected
+from catdog_queue.shared.listing import DataError
 
 
 class UploadRefused(DataError):

@@ -43,6 +43,8 @@ RUN useradd --create-home --uid "${APP_UID}" --user-group --shell /usr/sbin/nolo
 
 WORKDIR /app
 COPY celeryconfig.py ./
+# catdog_queue/ names the folders beside it catdog_queue.shared, catdog_queue.workers...
+COPY catdog_queue/ catdog_queue/
 COPY shared/ shared/
 COPY workers/ workers/
 COPY jobs/ jobs/
@@ -58,4 +60,4 @@ USER catdog
 
 # workers.worker_command("cpu"): prefork pool, one process per available core unless
 # --concurrency says otherwise.
-CMD ["celery", "-A", "workers.app", "worker", "-Q", "cpu", "--without-gossip", "--without-mingle", "-P", "prefork", "--loglevel", "INFO"]
+CMD ["celery", "-A", "catdog_queue.workers.app", "worker", "-Q", "cpu", "--without-gossip", "--without-mingle", "-P", "prefork", "--loglevel", "INFO"]

@@ -52,6 +52,8 @@ RUN useradd --create-home --uid "${APP_UID}" --user-group --shell /usr/sbin/nolo
 
 WORKDIR /app
 COPY celeryconfig.py ./
+# catdog_queue/ names the folders beside it catdog_queue.shared, catdog_queue.workers...
+COPY catdog_queue/ catdog_queue/
 COPY shared/ shared/
 COPY workers/ workers/
 COPY jobs/ jobs/
@@ -62,4 +64,4 @@ USER catdog
 # workers.worker_command("gpu"): a prefork pool of one child, which imports TensorFlow and
 # owns the GPU; the main process never imports it (TensorFlow is not fork-safe), keeps
 # answering while the child trains, and replaces a child that dies (see workers/gpu.py).
-CMD ["celery", "-A", "workers.app", "worker", "-Q", "gpu", "--without-gossip", "--without-mingle", "-P", "prefork", "-c", "1", "--loglevel", "INFO"]
+CMD ["celery", "-A", "catdog_queue.workers.app", "worker", "-Q", "gpu", "--without-gossip", "--without-mingle", "-P", "prefork", "-c", "1", "--loglevel", "INFO"]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.redis_acl import ROLES  # the checkout's root is on the path now
+from catdog_queue.shared.redis_acl import ROLES  # the checkout's root is on the path now
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

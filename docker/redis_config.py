@@ -2,7 +2,7 @@
 """Write the Redis server's config file, with the cluster's ACL users, from the environment.
 
 Run by the ``redis-config`` service of docker-compose.yml (from the cpu-worker image, where
-it is ``/usr/local/bin/catdog-redis-config`` and ``shared/`` is importable) before Redis
+it is ``/usr/local/bin/catdog-redis-config`` and ``catdog_queue`` is importable) before Redis
 starts, into a volume that only it and Redis mount:
 
     python /usr/local/bin/catdog-redis-config /etc/catdog/redis/redis.conf
@@ -36,8 +36,8 @@ import re
 import sys
 from pathlib import Path
 
-from shared import redis_acl, sentinel_config
-from shared.atomic_write import write_atomically
+from catdog_queue.shared import redis_acl, sentinel_config
+from catdog_queue.shared.atomic_write import write_atomically
 
 PASSWORD = re.compile(r"[A-Za-z0-9._~-]{16,}")
 MEMORY = re.compile(r"[0-9]+([kmg]b?)?", re.IGNORECASE)

@@ -2,7 +2,7 @@
 
 from celery import chord, group
 
-from shared import task_names
+from catdog_queue.shared import task_names
 
 # Options of every task: when its pool process dies (out of memory, a kill),
 # Celery tries it again a second later, twice at most: three tries in all,

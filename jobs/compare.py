@@ -9,8 +9,8 @@ its model and optimizer from scratch. A failed run fails alone.
 
 from celery import group
 
-from jobs.canvas import after_decoding, decode_signatures
-from shared import task_names
+from catdog_queue.jobs.canvas import after_decoding, decode_signatures
+from catdog_queue.shared import task_names
 
 
 def run_job_id(job_id: str, run_name: str) -> str:

@@ -7,12 +7,12 @@ each has a module of its own name here (``jobs/<kind>.py``) and one in
 
 import importlib
 
-from jobs import compare
-from jobs.canvas import decode_task_id
-from jobs.record_checks import PARTS
+from catdog_queue.jobs import compare
+from catdog_queue.jobs.canvas import decode_task_id
+from catdog_queue.jobs.record_checks import PARTS
 
 KINDS = tuple(PARTS)
-_MODULES = {kind: importlib.import_module(f"jobs.{kind}") for kind in KINDS}
+_MODULES = {kind: importlib.import_module(f"{__package__}.{kind}") for kind in KINDS}
 
 
 def build_canvas(app, record):

@@ -6,9 +6,9 @@ relative path that stays inside it, and a decode summary must be its own
 shard's. See ``jobs.record_checks`` for the rest of the record.
 """
 
-from shared.layout import LAYOUTS
-from shared.metrics import ResultRejected
-from shared.task_arguments import TaskRefused, check_shard, is_relative_path
+from catdog_queue.shared.layout import LAYOUTS
+from catdog_queue.shared.metrics import ResultRejected
+from catdog_queue.shared.task_arguments import TaskRefused, check_shard, is_relative_path
 
 LISTING_FIELDS = {"root", "total", "rejected", "layout"}
 SUMMARY_FIELDS = {"key", "index", "images", "used", "rejected", "bytes", "reused"}

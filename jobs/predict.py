@@ -5,8 +5,8 @@ cache as training) and one ``catdog.predict`` task, which loads the model the
 client put in Redis and writes every probability into one compact artifact.
 """
 
-from jobs.canvas import after_decoding, decode_signatures
-from shared import task_names
+from catdog_queue.jobs.canvas import after_decoding, decode_signatures
+from catdog_queue.shared import task_names
 
 
 def predict_task_id(job_id: str) -> str:

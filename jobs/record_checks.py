@@ -12,11 +12,11 @@ import json
 import math
 import re
 
-from jobs.part_checks import checked_parts, shown
-from shared.metrics import ResultRejected
-from shared.options import OptionsError, PredictOptions, TrainingOptions
-from shared.shards import artifact_key
-from shared.task_arguments import INPUT_MODELS
+from catdog_queue.jobs.part_checks import checked_parts, shown
+from catdog_queue.shared.metrics import ResultRejected
+from catdog_queue.shared.options import OptionsError, PredictOptions, TrainingOptions
+from catdog_queue.shared.shards import artifact_key
+from catdog_queue.shared.task_arguments import INPUT_MODELS
 
 # What client.session.new_job_id makes: the time, then three random bytes.
 JOB_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")

@@ -9,8 +9,8 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-from jobs.record_checks import JOB_ID, checked_record, shown
-from shared.redis_client import wait_for_replica
+from catdog_queue.jobs.record_checks import JOB_ID, checked_record, shown
+from catdog_queue.shared.redis_client import wait_for_replica
 
 JOBS_KEY = "catdog:jobs"  # sorted set: job id -> submission time
 

@@ -10,10 +10,10 @@ decode results. With a ``predict`` part, its shards join the header and a
 
 from celery import chain
 
-from jobs.canvas import after_decoding, decode_signatures
-from jobs.predict import predict_signature, predict_task_id
-from shared import task_names
-from shared.shards import artifact_key
+from catdog_queue.jobs.canvas import after_decoding, decode_signatures
+from catdog_queue.jobs.predict import predict_signature, predict_task_id
+from catdog_queue.shared import task_names
+from catdog_queue.shared.shards import artifact_key
 
 
 def train_task_id(job_id: str) -> str:

@@ -31,10 +31,10 @@ import numpy as np
 import simplejpeg
 from PIL import Image, JpegImagePlugin, PngImagePlugin
 
-from shared import image_headers
-from shared.data_access import DataFolder, ImageRejected
-from shared.pillow_decode import decode_with_pillow, refuse_over_budget, resize_image
-from shared.settings import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FILE_BYTES
+from catdog_queue.shared import image_headers
+from catdog_queue.shared.data_access import DataFolder, ImageRejected
+from catdog_queue.shared.pillow_decode import decode_with_pillow, refuse_over_budget, resize_image
+from catdog_queue.shared.settings import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FILE_BYTES
 
 __all__ = ["PREPROCESSING_VERSION", "ImageRejected", "decode_files", "decode_image"]
 

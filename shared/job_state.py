@@ -11,9 +11,9 @@ import threading
 import time
 import uuid
 
-from shared import settings
-from shared.blobs import BlobStore
-from shared.redis_client import wait_for_replica
+from catdog_queue.shared import settings
+from catdog_queue.shared.blobs import BlobStore
+from catdog_queue.shared.redis_client import wait_for_replica
 
 WAIT_INTERVAL_S = 1.0
 # Ours: extend it. Gone: take it again. Another runner's: report it lost.

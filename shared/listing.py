@@ -17,9 +17,9 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared import layout as layout_rules
-from shared.data_access import LINK_REASON, file_kind
-from shared.decode import PREPROCESSING_VERSION
+from catdog_queue.shared import layout as layout_rules
+from catdog_queue.shared.data_access import LINK_REASON, file_kind
+from catdog_queue.shared.decode import PREPROCESSING_VERSION
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
@@ -216,7 +216,7 @@ def plan_shards(
 def images_per_shard(shard_size: int, image_size: int, max_bytes=None) -> int:
     """``shard_size``, or fewer when that many images would pass ``max_bytes`` of pixels."""
     if max_bytes is None:
-        from shared import settings
+        from catdog_queue.shared import settings
 
         max_bytes = settings.shard_max_bytes()
     if max_bytes < 1:

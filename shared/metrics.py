@@ -7,7 +7,7 @@ holds the password, so the client checks it against the schema before it
 writes a file (``check``).
 """
 
-from shared.options import TrainingOptions
+from catdog_queue.shared.options import TrainingOptions
 
 NUMBER = (int, float)
 MAX_WARNINGS = 10

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 
-from shared.layout import LAYOUTS
+from catdog_queue.shared.layout import LAYOUTS
 
 # Keras application backbones, pretrained on ImageNet, with a new classifier on top.
 BACKBONES = ("mobilenet_v2", "efficientnet_b0")

@@ -17,7 +17,7 @@ import io
 import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin
 
-from shared.data_access import ImageRejected
+from catdog_queue.shared.data_access import ImageRejected
 
 # Bytes a pixel at a decode's peak, by Pillow mode: the decoded image (Pillow
 # keeps 3- and 4-band pixels in 4 bytes) plus what _to_rgb converts it to.

@@ -48,7 +48,7 @@ accepts. Neither version hides key names from ``SCAN``, and a client can
 broadcast any remote-control command to workers on the pidbox channel, as
 ``revoke`` (``submit.py cancel``) needs it.
 
-``python -m shared.redis_acl FILE [--redis-version 6.2]`` writes these lines
+``python -m catdog_queue.shared.redis_acl FILE [--redis-version 6.2]`` writes these lines
 for the passwords in ``CATDOG_REDIS_{ADMIN,WORKER,CLIENT,FLOWER}_PASSWORD``
 (for a compose file, or an ACL file of a Redis 7 server by default).
 """
@@ -58,7 +58,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from shared.atomic_write import write_atomically
+from catdog_queue.shared.atomic_write import write_atomically
 
 ROLES = ("admin", "worker", "client", "flower")
 # The default user is off: no connection can act as it, every one logs in as a
@@ -262,7 +262,7 @@ def main(argv=None) -> int:
         argv = argv[:1]
     if len(argv) != 1:
         print(
-            "usage: python -m shared.redis_acl CONFIG_FILE [--redis-version 6.2|7.0]",
+            "usage: python -m catdog_queue.shared.redis_acl CONFIG_FILE [--redis-version 6.2|7.0]",
             file=sys.stderr,
         )
         return 2

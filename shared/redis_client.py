@@ -12,7 +12,7 @@ like a short restart; ``wait_for_replica`` marks the writes a failover must
 not lose.
 """
 
-from shared import sentinel
+from catdog_queue.shared import sentinel
 
 OUTAGE_TOLERANCE_S = 90.0
 # How long a write that must survive a failover waits for a replica's copy.

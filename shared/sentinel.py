@@ -10,7 +10,7 @@ clients and Flower, and no password goes on a command line.
 
 from urllib.parse import unquote, urlsplit
 
-from shared import settings
+from catdog_queue.shared import settings
 
 SCHEME = "sentinel://"
 SEPARATOR = ";"

@@ -16,7 +16,7 @@ master's death:
 So about 5 + 2 + 5 s in the usual case.
 """
 
-from shared import redis_acl
+from catdog_queue.shared import redis_acl
 
 SENTINELS = 3
 QUORUM = 2

@@ -11,10 +11,10 @@ content-addressed key would outlive the fix, since fixing the machine does
 not change the key.
 """
 
-from shared.data_access import ImageRejected, too_large_reason
-from shared.decode import decode_files
-from shared.settings import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FILE_BYTES
-from shared.shards import ShardMissing, encode_shard
+from catdog_queue.shared.data_access import ImageRejected, too_large_reason
+from catdog_queue.shared.decode import decode_files
+from catdog_queue.shared.settings import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FILE_BYTES
+from catdog_queue.shared.shards import ShardMissing, encode_shard
 
 
 def build_shard(

@@ -14,8 +14,8 @@ import struct
 
 import numpy as np
 
-from shared.blobs import CHUNK_MAGIC, BlobStore
-from shared.redis_client import wait_for_replica
+from catdog_queue.shared.blobs import CHUNK_MAGIC, BlobStore
+from catdog_queue.shared.redis_client import wait_for_replica
 
 SHARD_MAGIC = b"CDQSHRD1"
 # In the error of a task that needed uploaded files Redis no longer has: the
@@ -229,7 +229,7 @@ def artifact_key(job_id: str, name: str) -> str:
 
 def connect_store(url: str | None = None):
     """A ShardStore for the configured Redis (``CATDOG_STORE_URL`` or the backend)."""
-    from shared import redis_client, settings
+    from catdog_queue.shared import redis_client, settings
 
     url = url or settings.store_url()
     if not url:

@@ -11,8 +11,8 @@ received and the bound, so a refused task fails with one readable line
 import os
 import re
 
-from shared.options import OptionsError, check_image_size
-from shared.shards import TRAINED_FILES
+from catdog_queue.shared.options import OptionsError, check_image_size
+from catdog_queue.shared.shards import TRAINED_FILES
 
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 SHARD_KEY = re.compile(r"^catdog:shard:[0-9a-f]{64}$")

@@ -8,10 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from client.local_cluster import free_loopback_port
-from client.local_cluster.cluster import find_redis_server
-from client.local_cluster.redis_server import server_version
-from shared import redis_acl
+from catdog_queue.client.local_cluster import free_loopback_port
+from catdog_queue.client.local_cluster.cluster import find_redis_server
+from catdog_queue.client.local_cluster.redis_server import server_version
+from catdog_queue.shared import redis_acl
 
 DEBIAN_REDIS = Path("/usr/bin/redis-check-rdb")
 

@@ -4,8 +4,8 @@ import json
 import os
 import signal
 
-from client.local_cluster.processes import signal_group
-from shared.waiting import wait_until
+from catdog_queue.client.local_cluster.processes import signal_group
+from catdog_queue.shared.waiting import wait_until
 
 
 def kill_worker(cluster, role: str, signal_number=signal.SIGKILL) -> None:
@@ -59,7 +59,7 @@ def signal_master(cluster, signal_number=signal.SIGKILL):
 
 def wait_for_another_master(cluster, old_port: int, timeout_s: float = 60) -> int:
     """Until the sentinels name a master other than ``old_port``; returns its port."""
-    from shared import sentinel
+    from catdog_queue.shared import sentinel
 
     named = []
 

@@ -5,8 +5,8 @@ from contextlib import contextmanager
 
 import redis
 
-from client.local_cluster import find_redis_server, free_loopback_port
-from shared.waiting import wait_until
+from catdog_queue.client.local_cluster import find_redis_server, free_loopback_port
+from catdog_queue.shared.waiting import wait_until
 
 
 def _answers(client) -> bool:

@@ -7,8 +7,8 @@ the shards' bytes made by the real ``encode_shard``.
 
 import numpy as np
 
-from shared.shards import decode_shard, encode_shard
-from training.catalogue import ShardCatalogue
+from catdog_queue.shared.shards import decode_shard, encode_shard
+from catdog_queue.training.catalogue import ShardCatalogue
 
 
 def shard_source(pixels: np.ndarray, paths: list[str], shard_size: int):

@@ -12,7 +12,7 @@ Keras is imported inside the functions, like ``training.models``.
 
 import os
 
-from shared.options import BACKBONES
+from catdog_queue.shared.options import BACKBONES
 
 # name: (keras.applications constructor, preprocessing as Rescaling(scale, offset)).
 # MobileNetV2 wants [-1, 1]; EfficientNet rescales and normalises inside itself
@@ -34,7 +34,7 @@ def make_backbone_model(name, input_shape, num_classes, weights=None, fine_tune=
     import keras
     from keras import layers
 
-    from training.augmentation import FlipAndShift
+    from catdog_queue.training.augmentation import FlipAndShift
 
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")

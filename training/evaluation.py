@@ -14,7 +14,7 @@ imports this module.
 
 import numpy as np
 
-from training.prediction import predict_batch
+from catdog_queue.training.prediction import predict_batch
 
 
 def evaluate(model, feed, batch_size: int, classes: int, tta: str = "none") -> dict:

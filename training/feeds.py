@@ -18,9 +18,9 @@ worker imports this module.
 import keras
 import numpy as np
 
-from training.catalogue import batch_count, epoch_rng, path_order, plan_windows
-from training.prefetch import InputClock, prefetched
-from training.windows import batches, gather
+from catdog_queue.training.catalogue import batch_count, epoch_rng, path_order, plan_windows
+from catdog_queue.training.prefetch import InputClock, prefetched
+from catdog_queue.training.windows import batches, gather
 
 
 class MemoryFeed:

@@ -9,22 +9,22 @@ import time
 import keras
 import numpy as np
 
-from shared.listing import label_of
-from shared.split import stratified_split
-from training.callbacks import CheckpointCallback, ProgressCallback, restore
-from training.catalogue import choose_data_mode
-from training.collapse import collapse_warnings
-from training.devices import (
+from catdog_queue.shared.listing import label_of
+from catdog_queue.shared.split import stratified_split
+from catdog_queue.training.callbacks import CheckpointCallback, ProgressCallback, restore
+from catdog_queue.training.catalogue import choose_data_mode
+from catdog_queue.training.collapse import collapse_warnings
+from catdog_queue.training.devices import (
     backend_name,
     describe_device,
     device_scope,
     has_gpu,
     peak_rss_bytes,
 )
-from training.evaluation import confusion_matrix, evaluate
-from training.feeds import MemoryFeed, StreamFeed
-from training.models import compile_model, make_model, make_optimizer
-from training.outputs import best_epoch, held_out_digest, history_per_epoch, save_model
+from catdog_queue.training.evaluation import confusion_matrix, evaluate
+from catdog_queue.training.feeds import MemoryFeed, StreamFeed
+from catdog_queue.training.models import compile_model, make_model, make_optimizer
+from catdog_queue.training.outputs import best_epoch, held_out_digest, history_per_epoch, save_model
 
 __all__ = [
     "best_epoch",
@@ -127,7 +127,7 @@ def require_two_labels(label_indices: np.ndarray, labels: list[str]) -> None:
 
 
 def default_limits() -> dict:
-    from shared import settings
+    from catdog_queue.shared import settings
 
     return {
         "memory_budget_bytes": settings.memory_budget_bytes(),

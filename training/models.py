@@ -5,7 +5,7 @@ the names the client needs (models, optimizers, defaults) live in
 ``shared.options``.
 """
 
-from shared.options import (
+from catdog_queue.shared.options import (
     BACKBONES,
     DEFAULT_LEARNING_RATES,
     MODELS,
@@ -41,7 +41,7 @@ def make_model(
         momentum = batch_norm_momentum(total_steps)
         return make_cnn(input_shape, num_classes, dtype_policy=policy, norm_momentum=momentum)
     if model_name in BACKBONES:
-        from training.backbones import make_backbone_model
+        from catdog_queue.training.backbones import make_backbone_model
 
         return make_backbone_model(
             model_name, input_shape, num_classes, weights, fine_tune, policy=policy
@@ -105,7 +105,7 @@ def make_cnn(
     import keras
     from keras import layers
 
-    from training.augmentation import FlipAndShift
+    from catdog_queue.training.augmentation import FlipAndShift
 
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, received {num_classes}")

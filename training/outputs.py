@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from shared.model_metadata import write_metadata
+from catdog_queue.shared.model_metadata import write_metadata
 
 
 def held_out_digest(paths: list[str], test_indices) -> str:

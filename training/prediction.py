@@ -9,9 +9,9 @@ import keras
 import numpy as np
 
 # Imported for its registration: models trained here hold its augmentation layer.
-from training import augmentation  # noqa: F401
-from training.catalogue import plan_windows
-from training.windows import batches
+from catdog_queue.training import augmentation  # noqa: F401
+from catdog_queue.training.catalogue import plan_windows
+from catdog_queue.training.windows import batches
 
 PROGRESS_INTERVAL_S = 1.0
 

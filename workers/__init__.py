@@ -17,11 +17,11 @@ QUIET_OPTIONS = ["--without-gossip", "--without-mingle"]
 
 
 def worker_command(queue: str) -> list[str]:
-    """``celery -A workers.app worker -Q QUEUE ...`` as a user (or the local cluster) runs it."""
+    """``celery -A catdog_queue.workers.app worker -Q QUEUE ...``: how a worker is started."""
     return [
         "celery",
         "-A",
-        "workers.app",
+        "catdog_queue.workers.app",
         "worker",
         "-Q",
         queue,

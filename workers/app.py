@@ -1,22 +1,22 @@
-"""The Celery application: ``celery -A workers.app worker -Q cpu`` (or ``-Q gpu``)."""
+"""The Celery application: ``celery -A catdog_queue.workers.app worker -Q cpu`` (or ``-Q gpu``)."""
 
 from celery import Celery
 
-from workers.guarded import GuardedTask
+from catdog_queue.workers.guarded import GuardedTask
 
 app = Celery(
     "catdog",
     task_cls=GuardedTask,
     include=[
-        "workers.limits",
-        "workers.control_panel",
-        "workers.cpu",
-        "workers.gpu",
-        "workers.task_log",
-        "workers.heartbeat",
+        "catdog_queue.workers.limits",
+        "catdog_queue.workers.control_panel",
+        "catdog_queue.workers.cpu",
+        "catdog_queue.workers.gpu",
+        "catdog_queue.workers.task_log",
+        "catdog_queue.workers.heartbeat",
     ],
 )
-app.config_from_object("celeryconfig")
+app.config_from_object("catdog_queue.celeryconfig")
 
 
 @app.on_after_finalize.connect

@@ -13,10 +13,10 @@ import time
 
 from celery import group
 
-from shared import task_names
-from shared.shards import ShardMissing
-from workers.app import app
-from workers.store import store
+from catdog_queue.shared import task_names
+from catdog_queue.shared.shards import ShardMissing
+from catdog_queue.workers.app import app
+from catdog_queue.workers.store import store
 
 logger = logging.getLogger(__name__)
 REDECODE_TIMEOUT_S = 3600
@@ -24,7 +24,9 @@ REDECODE_TIMEOUT_S = 3600
 
 def shard_catalogue(task, job_id: str, data_root: str, shards: list[dict]):
     """Returns (``ShardCatalogue``, {"redecoded", "seconds"})."""
-    from training.catalogue import ShardCatalogue  # the GPU side: only its pool imports it
+    from catdog_queue.training.catalogue import (
+        ShardCatalogue,  # the GPU side: only its pool imports it
+    )
 
     task.update_state(state="ASSEMBLING", meta={"shards": len(shards)})
     started = time.perf_counter()

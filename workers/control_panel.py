@@ -19,8 +19,8 @@ import re
 
 from celery.worker import control
 
-from shared import settings
-from shared.job_state import JobState
+from catdog_queue.shared import settings
+from catdog_queue.shared.job_state import JobState
 
 logger = logging.getLogger("catdog.control")
 
@@ -63,7 +63,7 @@ def revoke_cancelled(state, task_id, terminate=False, signal=None, **kwargs):
     task_ids = set(control.maybe_list(task_id) or [])
     if terminate:
         return control.nok("revoke with terminate is refused by this cluster's workers")
-    from workers.store import store
+    from catdog_queue.workers.store import store
 
     redis_client = store().redis
     cancelled = {}

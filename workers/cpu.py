@@ -3,14 +3,14 @@
 import logging
 import time
 
-from jobs.canvas import AFTER_A_CRASH
-from shared import settings, task_names
-from shared.data_access import require_allowed_root, require_visible
-from shared.shard_builder import build_shard
-from shared.task_arguments import check_data_root, check_job_id, check_shard
-from workers.app import app
-from workers.crash_guard import CrashGuard
-from workers.store import store
+from catdog_queue.jobs.canvas import AFTER_A_CRASH
+from catdog_queue.shared import settings, task_names
+from catdog_queue.shared.data_access import require_allowed_root, require_visible
+from catdog_queue.shared.shard_builder import build_shard
+from catdog_queue.shared.task_arguments import check_data_root, check_job_id, check_shard
+from catdog_queue.workers.app import app
+from catdog_queue.workers.crash_guard import CrashGuard
+from catdog_queue.workers.store import store
 
 logger = logging.getLogger(__name__)
 

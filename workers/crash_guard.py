@@ -30,7 +30,7 @@ class CrashGuard:
         }
 
     def before_each(self, relative_path: str) -> None:
-        from shared.data_access import ImageRejected
+        from catdog_queue.shared.data_access import ImageRejected
 
         if relative_path in self.culprits:
             raise ImageRejected(CRASH_REASON)

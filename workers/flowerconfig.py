@@ -1,4 +1,4 @@
-"""Flower's config file: ``celery -A workers.app flower --conf=workers/flowerconfig.py``.
+"""Flower's config: ``celery -A catdog_queue.workers.app flower --conf=workers/flowerconfig.py``.
 
 Flower 2.2 serves its Prometheus metrics (``/metrics``: task names and counts, worker
 names, queue lengths) to anyone, even with ``--basic_auth`` or ``--auth``: its

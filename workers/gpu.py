@@ -17,21 +17,21 @@ from pathlib import Path
 from celery.exceptions import Ignore
 from celery.signals import worker_process_init
 
-from jobs.canvas import AFTER_A_CRASH
-from shared import settings, task_names
-from shared.job_state import JobState, LockLost
-from shared.options import PredictOptions, TrainingOptions
-from shared.shards import TRAINED_FILES
-from shared.task_arguments import (
+from catdog_queue.jobs.canvas import AFTER_A_CRASH
+from catdog_queue.shared import settings, task_names
+from catdog_queue.shared.job_state import JobState, LockLost
+from catdog_queue.shared.options import PredictOptions, TrainingOptions
+from catdog_queue.shared.shards import TRAINED_FILES
+from catdog_queue.shared.task_arguments import (
     TaskRefused,
     check_data_root,
     check_job_id,
     check_model_key,
     check_shards,
 )
-from workers.app import app
-from workers.assembly import fetch_shard, shard_catalogue
-from workers.store import store
+from catdog_queue.workers.app import app
+from catdog_queue.workers.assembly import fetch_shard, shard_catalogue
+from catdog_queue.workers.store import store
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +48,10 @@ def import_tensorflow_early(**_):
     if "gpu" not in app.amqp.queues.consume_from:
         return
     started = time.perf_counter()
-    from training import devices
+    from catdog_queue.training import devices
 
     devices.configure_devices(settings.gpu_memory_limit_mb())
-    from training import fit, prediction  # noqa: F401  (the import is the point)
+    from catdog_queue.training import fit, prediction  # noqa: F401  (the import is the point)
 
     seconds = time.perf_counter() - started
     logger.info(
@@ -119,7 +119,7 @@ def train(self, job_id: str, data_root: str, shards: list[dict], options: dict) 
 
 
 def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
-    from training import backbones, fit
+    from catdog_queue.training import backbones, fit
 
     catalogue, assembly = shard_catalogue(task, job_id, data_root, shards)
 
@@ -161,7 +161,7 @@ def _train_locked(task, state, job_id, data_root, shards, options) -> dict:
 @app.task(name=task_names.PREDICT, bind=True, **AFTER_A_CRASH)
 def predict(self, job_id, model_key, data_root, shards, options) -> dict:
     """Classify the decoded shards with the model at ``model_key``; one compact result."""
-    from training import devices, prediction
+    from catdog_queue.training import devices, prediction
 
     options = PredictOptions.from_json(options)
     _check_data_arguments(job_id, data_root, shards, options.image_size)

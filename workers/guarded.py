@@ -21,8 +21,8 @@ from celery.exceptions import WorkerLostError
 from celery.signals import task_failure, worker_shutdown, worker_shutting_down
 from celery.worker import state as worker_state
 
-from shared import dead_letters
-from workers.store import store
+from catdog_queue.shared import dead_letters
+from catdog_queue.workers.store import store
 
 logger = logging.getLogger("catdog.guarded")
 _interrupted_by_shutdown: list[str] = []

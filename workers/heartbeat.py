@@ -21,8 +21,8 @@ from celery.exceptions import WorkerLostError
 from celery.signals import worker_ready, worker_shutdown
 from celery.worker import state as worker_state
 
-from shared import dead_letters, kombu_redis, registry
-from workers.store import store
+from catdog_queue.shared import dead_letters, kombu_redis, registry
+from catdog_queue.workers.store import store
 
 logger = logging.getLogger("catdog.heartbeat")
 WATCHDOG_INTERVAL_S = 10.0

@@ -12,7 +12,7 @@ import resource
 
 from celery.signals import worker_process_init
 
-from shared import settings
+from catdog_queue.shared import settings
 
 logger = logging.getLogger("catdog.limits")
 
@@ -42,7 +42,7 @@ def limit_address_space(growth_bytes: int | None) -> int | None:
 
 @worker_process_init.connect
 def limit_this_pool_process(sender=None, **_):
-    from workers.app import app
+    from catdog_queue.workers.app import app
 
     queue = "gpu" if "gpu" in app.amqp.queues.consume_from else "cpu"
     limit_bytes = limit_address_space(settings.pool_memory_limit_bytes(queue))

@@ -1,6 +1,6 @@
 """The shard store of this worker process, connected after the fork."""
 
-from shared.shards import connect_store
+from catdog_queue.shared.shards import connect_store
 
 _store = None
 

@@ -9,8 +9,8 @@ import importlib
 
 
 def collector_for(kind: str):
-    from jobs.kinds import KINDS
+    from catdog_queue.jobs.kinds import KINDS
 
     if kind not in KINDS:
         raise LookupError(f"no job kind {kind!r}; known: {', '.join(KINDS)}")
-    return importlib.import_module(f"client.commands.{kind}")
+    return importlib.import_module(f"{__name__}.{kind}")

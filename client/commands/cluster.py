@@ -8,10 +8,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from client.local_cluster import ClusterError, LocalCluster
-from client.local_cluster.redis_server import write_private
-from shared import settings
-from shared.waiting import wait_until
+from catdog_queue.client.local_cluster import ClusterError, LocalCluster
+from catdog_queue.client.local_cluster.redis_server import write_private
+from catdog_queue.shared import settings
+from catdog_queue.shared.waiting import wait_until
 
 
 def run_cluster(args) -> int:

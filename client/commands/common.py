@@ -3,10 +3,10 @@
 import hashlib
 from pathlib import Path
 
-from client.session import broker_given
-from shared.listing import DataError
-from shared.model_metadata import is_hdf5
-from shared.options import OptionsError, TrainingOptions
+from catdog_queue.client.session import broker_given
+from catdog_queue.shared.listing import DataError
+from catdog_queue.shared.model_metadata import is_hdf5
+from catdog_queue.shared.options import OptionsError, TrainingOptions
 
 
 class UsageError(ValueError):

@@ -5,20 +5,20 @@ import sys
 import time
 from pathlib import Path
 
-from client import collect, plots
-from client.commands.common import (
+from catdog_queue.client import collect, plots
+from catdog_queue.client.commands.common import (
     require_standing_cluster_for_detach,
     training_options,
     upload_weights,
 )
-from client.commands.train import warning_sentences
-from client.flow import run_job
-from client.output import OutputFolder
-from client.session import new_job_id
-from jobs import compare as compare_job
-from jobs.records import DataPart, JobRecord, listing_summary
-from shared.listing import list_labelled_images, plan_shards, require_trainable
-from shared.options import MODEL_DEFAULTS
+from catdog_queue.client.commands.train import warning_sentences
+from catdog_queue.client.flow import run_job
+from catdog_queue.client.output import OutputFolder
+from catdog_queue.client.session import new_job_id
+from catdog_queue.jobs import compare as compare_job
+from catdog_queue.jobs.records import DataPart, JobRecord, listing_summary
+from catdog_queue.shared.listing import list_labelled_images, plan_shards, require_trainable
+from catdog_queue.shared.options import MODEL_DEFAULTS
 
 # What compare trains with no --optimizers: the tutorial's three (its adagrad
 # run silently reused sgd's; here each is built from scratch).

@@ -8,17 +8,17 @@ import sys
 import time
 from contextlib import ExitStack
 
-from client import flow
-from client.commands import collector_for
-from client.commands.common import require_standing_cluster
-from client.follow import release_results
-from client.job_status import job_status
-from client.session import connect
-from jobs import kinds
-from jobs.record_checks import RecordRejected
-from jobs.records import check_job_id, load_record, recent_job_ids
-from shared import dead_letters, settings
-from shared.job_state import JobState
+from catdog_queue.client import flow
+from catdog_queue.client.commands import collector_for
+from catdog_queue.client.commands.common import require_standing_cluster
+from catdog_queue.client.follow import release_results
+from catdog_queue.client.job_status import job_status
+from catdog_queue.client.session import connect
+from catdog_queue.jobs import kinds
+from catdog_queue.jobs.record_checks import RecordRejected
+from catdog_queue.jobs.records import check_job_id, load_record, recent_job_ids
+from catdog_queue.shared import dead_letters, settings
+from catdog_queue.shared.job_state import JobState
 
 
 def _control_session(args, stack):

@@ -4,17 +4,17 @@ import sys
 import time
 from pathlib import Path
 
-from client import predictions
-from client.commands.common import require_images, require_standing_cluster_for_detach
-from client.flow import run_job
-from client.output import OutputFolder
-from client.session import new_job_id
-from jobs.records import DataPart, JobRecord, listing_summary
-from shared import settings
-from shared.layout import DESCRIPTIONS, NAMES
-from shared.listing import list_images, plan_shards
-from shared.model_metadata import is_hdf5, read_metadata
-from shared.options import PredictOptions
+from catdog_queue.client import predictions
+from catdog_queue.client.commands.common import require_images, require_standing_cluster_for_detach
+from catdog_queue.client.flow import run_job
+from catdog_queue.client.output import OutputFolder
+from catdog_queue.client.session import new_job_id
+from catdog_queue.jobs.records import DataPart, JobRecord, listing_summary
+from catdog_queue.shared import settings
+from catdog_queue.shared.layout import DESCRIPTIONS, NAMES
+from catdog_queue.shared.listing import list_images, plan_shards
+from catdog_queue.shared.model_metadata import is_hdf5, read_metadata
+from catdog_queue.shared.options import PredictOptions
 
 
 def run_predict(args) -> int:

@@ -7,20 +7,25 @@ import sys
 import time
 from pathlib import Path
 
-from client import collect, predictions
-from client.commands.common import (
+from catdog_queue.client import collect, predictions
+from catdog_queue.client.commands.common import (
     require_images,
     require_standing_cluster_for_detach,
     training_options,
     upload_weights,
 )
-from client.flow import run_job
-from client.output import OutputFolder
-from client.session import new_job_id
-from jobs.records import DataPart, JobRecord, listing_summary
-from shared.layout import DESCRIPTIONS
-from shared.listing import list_images, list_labelled_images, plan_shards, require_trainable
-from shared.options import PredictOptions
+from catdog_queue.client.flow import run_job
+from catdog_queue.client.output import OutputFolder
+from catdog_queue.client.session import new_job_id
+from catdog_queue.jobs.records import DataPart, JobRecord, listing_summary
+from catdog_queue.shared.layout import DESCRIPTIONS
+from catdog_queue.shared.listing import (
+    list_images,
+    list_labelled_images,
+    plan_shards,
+    require_trainable,
+)
+from catdog_queue.shared.options import PredictOptions
 
 
 def run_train(args) -> int:

@@ -5,8 +5,12 @@ and ``keeper`` run the Redis that a cache folder's runs share, ``cluster``
 puts them together.
 """
 
-from client.local_cluster.cluster import LocalCluster, find_redis_server, free_loopback_port
-from client.local_cluster.processes import REPOSITORY_ROOT, ClusterError
+from catdog_queue.client.local_cluster.cluster import (
+    LocalCluster,
+    find_redis_server,
+    free_loopback_port,
+)
+from catdog_queue.client.local_cluster.processes import REPOSITORY_ROOT, ClusterError
 
 __all__ = [
     "REPOSITORY_ROOT",

@@ -17,16 +17,17 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from client.local_cluster.processes import (
+from catdog_queue.client.local_cluster.frameworks import require_training_packages
+from catdog_queue.client.local_cluster.processes import (
     REPOSITORY_ROOT,
     ClusterError,
     log_tail,
     spawn,
     terminate_group,
 )
-from client.local_cluster.redis_server import LocalRedis
-from client.local_cluster.sentinels import SentinelGroup
-from workers import worker_command
+from catdog_queue.client.local_cluster.redis_server import LocalRedis
+from catdog_queue.client.local_cluster.sentinels import SentinelGroup
+from catdog_queue.workers import worker_command
 
 STANDING_CLUSTER_DB = 0  # the queues of `submit.py cluster`, beside the shared store
 
@@ -88,6 +89,8 @@ class LocalCluster:
             or os.environ.get("KERAS_BACKEND")
             or "tensorflow"
         )
+        if gpu_workers:
+            require_training_packages(self.gpu_backend)
         self.processes = {}
         self.worker_arguments = {}
         for number in range(1, cpu_workers + 1):
@@ -148,7 +151,7 @@ class LocalCluster:
 
     def start_worker(self, role: str) -> None:
         """Start (or start again, after it died) one of the cluster's workers."""
-        command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker"]
+        command = [sys.executable, "-m", "celery", "-A", "catdog_queue.workers.app", "worker"]
         command += self.worker_arguments[role]
         command += ["-n", f"{role}-{self.name}@%h", "--loglevel", "INFO"]
         backend = {"KERAS_BACKEND": self.gpu_backend} if role.startswith("gpu") else {}
@@ -157,7 +160,7 @@ class LocalCluster:
     def start_flower(self, port: int, basic_auth: str) -> None:
         """Flower on ``127.0.0.1:port``, behind basic auth (``user:password``), ``/metrics`` too
         (``workers/flowerconfig.py``)."""
-        command = [sys.executable, "-m", "celery", "-A", "workers.app", "flower"]
+        command = [sys.executable, "-m", "celery", "-A", "catdog_queue.workers.app", "flower"]
         command += [f"--port={port}", "--address=127.0.0.1"]
         command += [f"--conf={REPOSITORY_ROOT / 'workers' / 'flowerconfig.py'}"]
         self._spawn(
@@ -226,14 +229,14 @@ def client_app(environment: dict, name: str = "client"):
     """
     from celery import Celery
 
-    from celeryconfig import connection_settings
+    from catdog_queue.celeryconfig import connection_settings
 
     broker = environment["CELERY_BROKER_URL"]
     environment = {"CELERY_RESULT_BACKEND": broker} | environment
     saved = {variable: os.environ.get(variable) for variable in environment}
     os.environ.update(environment)
     app = Celery(name)
-    app.config_from_object("celeryconfig")
+    app.config_from_object("catdog_queue.celeryconfig")
     app.conf.update(**connection_settings(broker, environment["CELERY_RESULT_BACKEND"]))
     try:
         yield app

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from client.local_cluster.processes import spawn
-from client.local_cluster.redis_server import CacheFolder
-from shared.waiting import wait_until
+from catdog_queue.client.local_cluster.processes import spawn
+from catdog_queue.client.local_cluster.redis_server import CacheFolder
+from catdog_queue.shared.waiting import wait_until
 
 POLL_INTERVAL_S = 0.25
 MAX_RESTARTS_PER_MINUTE = 5
@@ -78,7 +78,7 @@ def _shut_down(folder: CacheFolder, client, redis_process) -> int:
 
 
 def _start_redis(folder: CacheFolder, client):
-    from client.local_cluster.cluster import find_redis_server
+    from catdog_queue.client.local_cluster.cluster import find_redis_server
 
     process = spawn([find_redis_server(), str(folder.config)], folder.log, {})
 
@@ -105,7 +105,7 @@ def _forget_stale_locks(client) -> None:
 def _admin_client(state: dict):
     import redis
 
-    from shared import redis_acl
+    from catdog_queue.shared import redis_acl
 
     url = redis_acl.redis_url("admin", state["passwords"]["admin"], "127.0.0.1", state["port"])
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=30)

@@ -6,7 +6,13 @@ import signal
 import subprocess
 from pathlib import Path
 
+import catdog_queue
+
+# The folder of workers/, shared/...: the repository's root, or the installed package's folder.
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+# The folder that holds the catdog_queue package (the repository's root, or site-packages):
+# child processes import from there, and never see shared/ or client/ as top-level names.
+IMPORT_ROOT = Path(catdog_queue.__file__).resolve().parents[1]
 _PR_SET_PDEATHSIG = 1
 
 
@@ -33,7 +39,7 @@ def die_with_parent(signal_number: int):
 def spawn(
     command: list[str], log_path: Path, environment: dict, tied=True, last_signal=signal.SIGTERM
 ) -> subprocess.Popen:
-    """Run ``command`` from the repository root, its output appended to ``log_path``.
+    """Run ``command`` from where catdog_queue is importable, its output appended to ``log_path``.
 
     ``tied``: the process gets ``last_signal`` when this one dies (Celery
     workers: SIGKILL; Redis: SIGTERM, which flushes its files); untied, it
@@ -43,14 +49,14 @@ def spawn(
     """
     environment = dict(environment)
     environment["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPOSITORY_ROOT), environment.get("PYTHONPATH")])
+        filter(None, [str(IMPORT_ROOT), environment.get("PYTHONPATH")])
     )
     environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             command,
-            cwd=REPOSITORY_ROOT,
+            cwd=IMPORT_ROOT,
             env=environment,
             stdin=subprocess.DEVNULL,
             stdout=log,

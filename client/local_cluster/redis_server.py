@@ -22,10 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from client.local_cluster.processes import ClusterError, log_tail, spawn
-from shared import redis_acl
-from shared.atomic_write import write_atomically
-from shared.waiting import wait_until
+from catdog_queue.client.local_cluster.processes import ClusterError, log_tail, spawn
+from catdog_queue.shared import redis_acl
+from catdog_queue.shared.atomic_write import write_atomically
+from catdog_queue.shared.waiting import wait_until
 
 FIRST_RUN_DB, LAST_DB = 1, 15  # Redis has 16 databases: 0 is shared
 START_TIMEOUT_S = 60.0
@@ -134,7 +134,7 @@ class LocalRedis:
         return redis.Redis.from_url(self.url(role, db), socket_connect_timeout=5)
 
     def _start(self) -> dict:
-        from client.local_cluster.cluster import find_redis_server, free_loopback_port
+        from catdog_queue.client.local_cluster.cluster import find_redis_server, free_loopback_port
 
         state = {
             "port": free_loopback_port(),
@@ -155,7 +155,12 @@ class LocalRedis:
             )
             + "\n",
         )
-        command = [sys.executable, "-m", "client.local_cluster.keeper", str(self.folder.root)]
+        command = [
+            sys.executable,
+            "-m",
+            "catdog_queue.client.local_cluster.keeper",
+            str(self.folder.root),
+        ]
         keeper = spawn(command, self.folder.keeper_log, dict(os.environ), tied=False)
 
         def keeper_alive():

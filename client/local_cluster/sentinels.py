@@ -19,10 +19,14 @@ import threading
 import time
 from pathlib import Path
 
-from client.local_cluster.processes import ClusterError, log_tail, spawn
-from client.local_cluster.redis_server import config_lines, server_version, write_private
-from shared import redis_acl, sentinel, sentinel_config, settings
-from shared.waiting import wait_until
+from catdog_queue.client.local_cluster.processes import ClusterError, log_tail, spawn
+from catdog_queue.client.local_cluster.redis_server import (
+    config_lines,
+    server_version,
+    write_private,
+)
+from catdog_queue.shared import redis_acl, sentinel, sentinel_config, settings
+from catdog_queue.shared.waiting import wait_until
 
 START_TIMEOUT_S = 60.0
 SUPERVISE_INTERVAL_S = 0.5
@@ -40,7 +44,7 @@ class Node:
         self.died_at = None
 
     def start(self, sentinel_mode: bool) -> None:
-        from client.local_cluster.cluster import find_redis_server
+        from catdog_queue.client.local_cluster.cluster import find_redis_server
 
         command = [find_redis_server(), str(self.config)]
         if sentinel_mode:
@@ -100,7 +104,7 @@ class SentinelGroup:
         return ";".join(f"sentinel://{login}@127.0.0.1:{node.port}/0" for node in self.sentinels)
 
     def client(self, role: str = "admin", db: int = 0):
-        from shared.redis_client import connect
+        from catdog_queue.shared.redis_client import connect
 
         return connect(self.url(role))
 
@@ -130,7 +134,7 @@ class SentinelGroup:
             self._lock = None
 
     def _start_servers(self) -> None:
-        from client.local_cluster.cluster import find_redis_server, free_loopback_port
+        from catdog_queue.client.local_cluster.cluster import find_redis_server, free_loopback_port
 
         version = server_version(find_redis_server())  # the ACL rules it accepts
         names = [f"redis-{number}" for number in range(self.replicas + 1)]
@@ -159,7 +163,7 @@ class SentinelGroup:
         ]
 
     def _start_sentinels(self) -> None:
-        from client.local_cluster.cluster import free_loopback_port
+        from catdog_queue.client.local_cluster.cluster import free_loopback_port
 
         self.sentinels = [
             Node(self.root, f"sentinel-{number}", free_loopback_port())

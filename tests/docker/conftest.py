@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import redis_acl
+from catdog_queue.shared import redis_acl
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DOCKER_DIR = REPOSITORY_ROOT / "docker"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import redis_acl
+from catdog_queue.shared import redis_acl
 from tests.docker.conftest import (
     PROBE,
     finish,

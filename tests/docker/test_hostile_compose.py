@@ -10,8 +10,8 @@ clean. No worker container restarts, and each one keeps consuming its queue.
 import pytest
 from kombu import Connection
 
-from client.local_cluster.cluster import client_app
-from shared import dead_letters
+from catdog_queue.client.local_cluster.cluster import client_app
+from catdog_queue.shared import dead_letters
 from tests.docker.conftest import PROBE
 
 pytestmark = pytest.mark.docker

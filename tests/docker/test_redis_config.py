@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import redis_acl
+from catdog_queue.shared import redis_acl
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCRIPT = REPOSITORY / "docker" / "redis_config.py"

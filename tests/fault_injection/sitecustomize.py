@@ -26,7 +26,7 @@ def _decode_or_die(original):
 
 def _install() -> None:
     try:
-        from shared import decode
+        from catdog_queue.shared import decode
     except ImportError:  # a process that does not run from this repository
         return
     decode._decode_into = _decode_or_die(decode._decode_into)

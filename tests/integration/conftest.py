@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from client.local_cluster import REPOSITORY_ROOT, LocalCluster
+from catdog_queue.client.local_cluster import REPOSITORY_ROOT, LocalCluster
 
 SHARED_DATA = REPOSITORY_ROOT.parent / "shared" / "data"
 

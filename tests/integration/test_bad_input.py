@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from shared.shards import decode_shard
+from catdog_queue.shared.shards import decode_shard
 from tests.images import write_catalogue
 from tests.integration.conftest import clean_environment, run_submit
 

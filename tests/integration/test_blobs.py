@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from client.local_cluster import LocalCluster
-from shared.blobs import CHUNK_GRACE_S, BlobStore, ValueCorrupt
-from shared.job_state import JobState
-from shared.shards import ShardStore, encode_shard
+from catdog_queue.client.local_cluster import LocalCluster
+from catdog_queue.shared.blobs import CHUNK_GRACE_S, BlobStore, ValueCorrupt
+from catdog_queue.shared.job_state import JobState
+from catdog_queue.shared.shards import ShardStore, encode_shard
 
 pytestmark = pytest.mark.integration
 

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from client import follow as waiting
-from jobs import compare as compare_job
-from jobs.canvas import decode_task_id
-from jobs.records import DataPart, JobRecord, listing_summary
-from shared.listing import list_labelled_images, plan_shards
+from catdog_queue.client import follow as waiting
+from catdog_queue.jobs import compare as compare_job
+from catdog_queue.jobs.canvas import decode_task_id
+from catdog_queue.jobs.records import DataPart, JobRecord, listing_summary
+from catdog_queue.shared.listing import list_labelled_images, plan_shards
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit
 

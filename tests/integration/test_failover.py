@@ -16,17 +16,17 @@ import time
 import pytest
 import redis
 
-from client.local_cluster import REPOSITORY_ROOT, LocalCluster
-from jobs import train as train_job
-from jobs.canvas import decode_task_id
-from shared import sentinel
-from shared.listing import list_labelled_images
-from shared.split import stratified_split
+from catdog_queue.client.local_cluster import REPOSITORY_ROOT, LocalCluster
+from catdog_queue.jobs import train as train_job
+from catdog_queue.jobs.canvas import decode_task_id
+from catdog_queue.shared import sentinel
+from catdog_queue.shared.listing import list_labelled_images
+from catdog_queue.shared.split import stratified_split
+from catdog_queue.training.outputs import held_out_digest
 from tests.faults import finish, logs, signal_master, start_to, wait_for, wait_for_another_master
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, client_app, run_submit
 from tests.integration.test_submit_cli import processes_mentioning, wait_until_gone
-from training.outputs import held_out_digest
 
 pytestmark = pytest.mark.integration
 FAILOVER_WITHIN_S = 30  # what README promises: progress again within 30 s of a death

@@ -14,7 +14,7 @@ import signal
 
 import pytest
 
-from client.local_cluster import LocalCluster
+from catdog_queue.client.local_cluster import LocalCluster
 from tests.faults import finish, logs, signal_master, start_to, wait_for, wait_for_another_master
 from tests.images import make_separable_images
 from tests.integration.test_failover import admin_client, check_every_image_counted, replica_of

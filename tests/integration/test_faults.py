@@ -18,11 +18,12 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from client import follow
-from client.local_cluster import LocalCluster
-from jobs import train as train_job
-from jobs.canvas import decode_task_id
-from shared import dead_letters
+from catdog_queue.client import follow
+from catdog_queue.client.local_cluster import LocalCluster
+from catdog_queue.jobs import train as train_job
+from catdog_queue.jobs.canvas import decode_task_id
+from catdog_queue.shared import dead_letters
+from catdog_queue.workers import worker_command
 from tests.fault_injection.sitecustomize import CRASH_MARK
 from tests.faults import (
     finish,
@@ -35,7 +36,6 @@ from tests.faults import (
 )
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, client_app, run_submit
-from workers import worker_command
 
 pytestmark = pytest.mark.integration
 FAULT_INJECTION = Path(__file__).parents[1] / "fault_injection"

@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
-from client.commands.cluster import wait_for_http
-from client.local_cluster import free_loopback_port
+from catdog_queue.client.commands.cluster import wait_for_http
+from catdog_queue.client.local_cluster import free_loopback_port
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit
 

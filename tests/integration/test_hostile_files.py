@@ -17,10 +17,10 @@ import zlib
 import numpy as np
 import pytest
 
-from client import follow
-from client.local_cluster import LocalCluster
-from shared.decode import decode_files
-from shared.listing import list_labelled_images, plan_shards
+from catdog_queue.client import follow
+from catdog_queue.client.local_cluster import LocalCluster
+from catdog_queue.shared.decode import decode_files
+from catdog_queue.shared.listing import list_labelled_images, plan_shards
 from tests.images import (
     MINIMAL_EPS,
     install_fake_ghostscript,

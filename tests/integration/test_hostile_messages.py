@@ -14,9 +14,9 @@ import uuid
 import pytest
 from kombu import Connection
 
-from client.local_cluster import LocalCluster
-from client.local_cluster.cluster import client_app as app_of_environment
-from shared import dead_letters, settings
+from catdog_queue.client.local_cluster import LocalCluster
+from catdog_queue.client.local_cluster.cluster import client_app as app_of_environment
+from catdog_queue.shared import dead_letters, settings
 from tests import message_fuzz
 from tests.faults import pool_children
 from tests.images import make_separable_images

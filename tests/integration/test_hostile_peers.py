@@ -10,12 +10,12 @@ import json
 import pytest
 import redis
 
-from client.local_cluster import REPOSITORY_ROOT
-from client.session import new_job_id
-from jobs import kinds
-from jobs.records import JobRecord, record_key
-from shared.shard_builder import mark_cached
-from shared.shards import connect_store
+from catdog_queue.client.local_cluster import REPOSITORY_ROOT
+from catdog_queue.client.session import new_job_id
+from catdog_queue.jobs import kinds
+from catdog_queue.jobs.records import JobRecord, record_key
+from catdog_queue.shared.shard_builder import mark_cached
+from catdog_queue.shared.shards import connect_store
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit
 

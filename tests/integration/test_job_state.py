@@ -4,7 +4,7 @@ restart of Redis, checkpoints, results and the cancel flag."""
 import pytest
 import redis
 
-from shared.job_state import JobCancelled, JobState, LockLost
+from catdog_queue.shared.job_state import JobCancelled, JobState, LockLost
 from tests.plain_redis import plain_redis_server
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import pytest
 import redis
 from celery import Celery
 
-from shared import kombu_redis, task_names
+from catdog_queue.shared import kombu_redis, task_names
 from tests.plain_redis import plain_redis_server
 
 pytestmark = pytest.mark.integration

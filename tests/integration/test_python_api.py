@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import catdog_queue
-from jobs import kinds
-from shared.waiting import wait_until
+from catdog_queue.jobs import kinds
+from catdog_queue.shared.waiting import wait_until
 from tests.images import make_separable_images
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from client.local_cluster import REPOSITORY_ROOT
+from catdog_queue.client.local_cluster import REPOSITORY_ROOT
 
 pytestmark = pytest.mark.integration
 

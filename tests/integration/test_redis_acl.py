@@ -16,14 +16,14 @@ import urllib.request
 import pytest
 import redis
 
-from client.commands.cluster import wait_for_http
-from client.local_cluster import REPOSITORY_ROOT, free_loopback_port
-from client.local_cluster.processes import terminate_group
+from catdog_queue.client.commands.cluster import wait_for_http
+from catdog_queue.client.local_cluster import REPOSITORY_ROOT, free_loopback_port
+from catdog_queue.client.local_cluster.processes import terminate_group
+from catdog_queue.workers import worker_command
 from tests.acl_redis import AclRedis, debian_redis, embedded_redis
 from tests.images import make_separable_images
 from tests.inputs import unavailable
 from tests.integration.conftest import clean_environment, run_submit
-from workers import worker_command
 
 pytestmark = pytest.mark.integration
 PRIORITY = "\x06\x163"  # kombu's list of a queue's priority-3 messages
@@ -289,7 +289,7 @@ def redis7_cluster(tmp_path_factory):
                       "--without-gossip", "--without-mingle"], "worker")  # fmt: skip
     flower_port = free_loopback_port()
     config = REPOSITORY_ROOT / "workers" / "flowerconfig.py"
-    flower = ["celery", "-A", "workers.app", "flower", f"--port={flower_port}",
+    flower = ["celery", "-A", "catdog_queue.workers.app", "flower", f"--port={flower_port}",
               "--address=127.0.0.1", f"--conf={config}"]  # fmt: skip
     start("flower", flower, "flower", {"FLOWER_BASIC_AUTH": "tester:acl"})
     try:

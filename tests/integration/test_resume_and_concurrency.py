@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from shared.decode import decode_files
-from shared.listing import list_labelled_images, plan_shards
-from shared.shards import decode_shard
+from catdog_queue.shared.decode import decode_files
+from catdog_queue.shared.listing import list_labelled_images, plan_shards
+from catdog_queue.shared.shards import decode_shard
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit
 

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from client import follow as waiting
+from catdog_queue.client import follow as waiting
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from client.local_cluster import REPOSITORY_ROOT, LocalCluster
-from shared import registry
+from catdog_queue.client.local_cluster import REPOSITORY_ROOT, LocalCluster
+from catdog_queue.shared import registry
 from tests.faults import kill_worker, pool_children, restart_redis
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, client_app

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from client.local_cluster import REPOSITORY_ROOT
-from client.local_cluster.cluster import client_app
+from catdog_queue.client.local_cluster import REPOSITORY_ROOT
+from catdog_queue.client.local_cluster.cluster import client_app
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, run_submit, start_submit
 from tests.integration.test_submit_cli import processes_mentioning, wait_until_gone

@@ -174,7 +174,7 @@ def test_a_bad_setting_in_the_environment_is_one_line(tmp_path):
 
 def test_redis_out_of_memory_is_one_line(tmp_path):
     """The cache folder's Redis, full: the client says so instead of a traceback."""
-    from client.local_cluster.redis_server import LocalRedis
+    from catdog_queue.client.local_cluster.redis_server import LocalRedis
 
     make_separable_images(tmp_path / "data", per_label=5)
     held = LocalRedis(tmp_path / "cache")

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from client.broker import check_reachable
-from client.local_cluster import REPOSITORY_ROOT, free_loopback_port
+from catdog_queue.client.broker import check_reachable
+from catdog_queue.client.local_cluster import REPOSITORY_ROOT, free_loopback_port
+from catdog_queue.workers import worker_command
 from tests.images import make_separable_images
 from tests.inputs import unavailable
 from tests.integration.conftest import clean_environment, run_submit
-from workers import worker_command
 
 pytestmark = pytest.mark.integration
 DEBIAN_REDIS = Path("/usr/bin/redis-check-rdb")  # redis-server is this binary by another name

@@ -168,7 +168,7 @@ def test_shards_mix_labels_and_respect_the_byte_cap(
 ):
     """Sorted names would put every cat in the first shards; a cap of 10 images' bytes
     cuts shards of 10 even with --shard-size 15."""
-    from shared.listing import list_labelled_images, plan_shards
+    from catdog_queue.shared.listing import list_labelled_images, plan_shards
 
     make_separable_images(tmp_path / "data", per_label=30)
     monkeypatch.setenv("CATDOG_SHARD_MAX_BYTES", str(10 * 8 * 8 * 3))  # the client plans shards

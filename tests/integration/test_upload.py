@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from jobs.canvas import decode_task_id
+from catdog_queue.jobs.canvas import decode_task_id
 from tests.faults import kill_worker
 from tests.images import add_broken_files, make_separable_images
 from tests.integration.conftest import clean_environment, run_submit, start_submit

@@ -2,9 +2,9 @@
 
 import pytest
 
-from client.arguments import build_parser
-from client.queue_watch import DEFAULT_WAIT_TIMEOUT_S
-from shared.options import BACKBONES
+from catdog_queue.client.arguments import build_parser
+from catdog_queue.client.queue_watch import DEFAULT_WAIT_TIMEOUT_S
+from catdog_queue.shared.options import BACKBONES
 
 
 def parse(*arguments):
@@ -64,7 +64,13 @@ def test_predict_help_says_worker_data_dir_is_for_data_only():
 def test_defaults_and_choices_are_the_typed_options():
     from dataclasses import fields
 
-    from shared.options import DATA_MODES, DEVICES, MODELS, PredictOptions, TrainingOptions
+    from catdog_queue.shared.options import (
+        DATA_MODES,
+        DEVICES,
+        MODELS,
+        PredictOptions,
+        TrainingOptions,
+    )
 
     declared = {field.name: field.default for field in fields(TrainingOptions)}
     actions = {action.dest: action for action in subcommand("train")._actions}

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from shared.atomic_write import write_atomically
+from catdog_queue.shared.atomic_write import write_atomically
 
 
 def test_replaces_the_file_whole_and_leaves_no_temporary(tmp_path):

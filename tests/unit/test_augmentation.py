@@ -11,7 +11,7 @@ def distinct_images(count=32, size=10):
 
 
 def test_inference_returns_the_images_unchanged():
-    from training.augmentation import FlipAndShift
+    from catdog_queue.training.augmentation import FlipAndShift
 
     images = distinct_images()
     layer = FlipAndShift(0.2, seed=0)
@@ -22,7 +22,7 @@ def test_inference_returns_the_images_unchanged():
 def test_training_changes_images_and_keeps_their_shape():
     import keras
 
-    from training.augmentation import FlipAndShift
+    from catdog_queue.training.augmentation import FlipAndShift
 
     images = distinct_images()
     augmented = keras.ops.convert_to_numpy(FlipAndShift(0.2, seed=0)(images, training=True))
@@ -34,7 +34,7 @@ def test_training_changes_images_and_keeps_their_shape():
 def test_flips_alone_mirror_about_half_of_the_images():
     import keras
 
-    from training.augmentation import FlipAndShift
+    from catdog_queue.training.augmentation import FlipAndShift
 
     images = distinct_images(count=64)
     flipped = keras.ops.convert_to_numpy(FlipAndShift(0.0, seed=3)(images, training=True))
@@ -47,7 +47,7 @@ def test_flips_alone_mirror_about_half_of_the_images():
 def test_shift_moves_whole_pixels_within_the_reflected_margin():
     import keras
 
-    from training.augmentation import FlipAndShift
+    from catdog_queue.training.augmentation import FlipAndShift
 
     images = distinct_images(count=16)
     shifted = keras.ops.convert_to_numpy(FlipAndShift(0.1, seed=5)._shift(images))
@@ -60,7 +60,7 @@ def test_shift_moves_whole_pixels_within_the_reflected_margin():
 def test_a_model_with_the_layer_saves_and_loads_in_safe_mode(tmp_path):
     import keras
 
-    from training.augmentation import FlipAndShift
+    from catdog_queue.training.augmentation import FlipAndShift
 
     inputs = keras.Input((10, 10, 3))
     model = keras.Model(inputs, FlipAndShift(0.1, name="augment")(inputs))
@@ -72,7 +72,7 @@ def test_a_model_with_the_layer_saves_and_loads_in_safe_mode(tmp_path):
 
 
 def test_a_shift_of_half_the_image_or_more_is_refused():
-    from training.augmentation import FlipAndShift
+    from catdog_queue.training.augmentation import FlipAndShift
 
     with pytest.raises(ValueError, match="max_shift"):
         FlipAndShift(0.5)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from keras import layers
 
-from shared.options import MODEL_DEFAULTS, OptionsError, TrainingOptions
-from training.backbones import make_backbone_model, set_trainable_top, weights_error
-from training.prediction import load_model_safely
+from catdog_queue.shared.options import MODEL_DEFAULTS, OptionsError, TrainingOptions
+from catdog_queue.training.backbones import make_backbone_model, set_trainable_top, weights_error
+from catdog_queue.training.prediction import load_model_safely
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from training.devices import memory_environment, requested_backend
+from catdog_queue.training.devices import memory_environment, requested_backend
 
 
 def test_tensorflow_is_the_default_backend():
@@ -28,7 +28,7 @@ def test_torch_uses_expandable_segments_and_tensorflow_its_own_config():
 
 
 def test_the_training_side_names_its_backend_and_the_forced_cpu():
-    from training.devices import backend_name, describe_device, has_gpu
+    from catdog_queue.training.devices import backend_name, describe_device, has_gpu
 
     assert backend_name() in ("tensorflow", "jax", "torch")
     assert isinstance(has_gpu(), bool)

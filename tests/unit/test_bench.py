@@ -234,7 +234,7 @@ def test_rotated_starts_each_block_with_the_next_method():
 
 def test_scale_subsets_spread_over_both_labels_and_larger_sets_add_variants():
     from bench.scale_data import plan, variant_name
-    from shared.listing import label_of
+    from catdog_queue.shared.listing import label_of
 
     originals = sorted([f"cat.{n}.jpg" for n in range(50)] + [f"dog.{n}.jpg" for n in range(50)])
     subset = plan(originals, 20)

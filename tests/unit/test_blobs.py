@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from shared.blobs import (
+from catdog_queue.shared.blobs import (
     CHUNK_MAGIC,
     DEFAULT_CHUNK_BYTES,
     chunk_keys,

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from client.broker import BrokerUnreachable, check_reachable, redact
+from catdog_queue.client.broker import BrokerUnreachable, check_reachable, redact
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.catalogue import (
+from catdog_queue.training.catalogue import (
     ShardCatalogue,
     batch_count,
     choose_data_mode,
@@ -11,7 +11,7 @@ from training.catalogue import (
     path_order,
     plan_windows,
 )
-from training.windows import ShardChanged, batches, gather
+from catdog_queue.training.windows import ShardChanged, batches, gather
 
 SHAPE = (2, 2, 3)
 

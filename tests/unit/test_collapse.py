@@ -2,9 +2,9 @@
 
 import pytest
 
-from client.commands.train import warning_sentences
-from shared.metrics import ResultRejected, check_warnings
-from training.collapse import collapse_warnings, likely_reasons
+from catdog_queue.client.commands.train import warning_sentences
+from catdog_queue.shared.metrics import ResultRejected, check_warnings
+from catdog_queue.training.collapse import collapse_warnings, likely_reasons
 
 LABELS = ["cat", "dog"]
 
@@ -105,7 +105,7 @@ def test_warnings_print_as_sentences_on_one_line():
 
 
 def test_the_summary_line_ends_with_the_warnings(capsys, tmp_path):
-    from client.commands.train import report
+    from catdog_queue.client.commands.train import report
 
     metrics = {
         "job_id": "j1", "test_accuracy": 0.5, "tta": "none", "test_loss": 1.1642,

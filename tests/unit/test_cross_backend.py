@@ -19,7 +19,7 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 PREDICT_IN_CHILD = """
 import json, sys
 import numpy as np
-from training.prediction import load_model_safely, predict_batch
+from catdog_queue.training.prediction import load_model_safely, predict_batch
 import keras
 model = load_model_safely(sys.argv[1])
 pixels = np.load(sys.argv[2])
@@ -51,8 +51,8 @@ def predict_on(backend: str, model_path: Path, pixels_path: Path, tmp_path: Path
 def test_a_model_trained_here_predicts_the_same_on_the_other_backend(model_name, tmp_path):
     import keras
 
-    from training.models import compile_model, make_model, make_optimizer
-    from training.prediction import predict_batch
+    from catdog_queue.training.models import compile_model, make_model, make_optimizer
+    from catdog_queue.training.prediction import predict_batch
 
     keras.utils.set_random_seed(2)
     model = make_model(model_name, (16, 16, 3), 2, total_steps=4)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from shared.data_access import (
+from catdog_queue.shared.data_access import (
     DataFolder,
     DataFolderMissing,
     DataRootRefused,
@@ -185,7 +185,7 @@ def test_a_missing_file_is_the_machines_problem_not_a_rejection(root_and_outside
 
 READ_CAT_1 = """
 import sys
-from shared.data_access import DataFolder, FileUnreadable
+from catdog_queue.shared.data_access import DataFolder, FileUnreadable
 become_nobody()
 try:
     with DataFolder(sys.argv[1]) as folder:

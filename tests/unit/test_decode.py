@@ -11,9 +11,9 @@ import pytest
 import simplejpeg
 from PIL import Image, ImageFile, ImageOps
 
-from shared import decode
-from shared.data_access import FileUnreadable
-from shared.decode import ImageRejected, decode_files, decode_image
+from catdog_queue.shared import decode
+from catdog_queue.shared.data_access import FileUnreadable
+from catdog_queue.shared.decode import ImageRejected, decode_files, decode_image
 from tests.images import MINIMAL_EPS, install_fake_ghostscript, other_formats
 
 LIMIT = 89_478_485  # the default CATDOG_MAX_IMAGE_PIXELS
@@ -447,7 +447,7 @@ def test_other_formats_named_jpg_are_rejected_naming_the_format(tmp_path, gradie
 OPEN_EPS = """
 import sys
 from PIL import Image
-from shared.decode import ImageRejected, decode_image
+from catdog_queue.shared.decode import ImageRejected, decode_image
 if sys.argv[2] == "pillow":
     try:
         Image.open(sys.argv[1]).load()
@@ -562,7 +562,7 @@ def test_jpegs_count_only_what_dct_scaling_leaves_but_all_coefficients_if_progre
 
 MEASURE_PEAK = """
 import resource, sys
-from shared.decode import decode_image
+from catdog_queue.shared.decode import decode_image
 data = open(sys.argv[1], "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 decode_image(data, 32, 10**9)

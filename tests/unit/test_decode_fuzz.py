@@ -14,7 +14,7 @@ from tests.mutations import write_mutants
 FILES = 2000
 DECODE_ALL = """
 import json, os, sys
-from shared.decode import decode_files
+from catdog_queue.shared.decode import decode_files
 names = sorted(os.listdir(sys.argv[1]))
 pixels, used, rejected = decode_files(sys.argv[1], names, 32, 89_478_485)
 # VmHWM, not ru_maxrss: the latter carries over the parent's peak (pytest's, with Keras).

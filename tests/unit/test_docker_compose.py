@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-import celeryconfig
-from shared import redis_acl
-from workers import POOL_OPTIONS, worker_command
+from catdog_queue import celeryconfig
+from catdog_queue.shared import redis_acl
+from catdog_queue.workers import POOL_OPTIONS, worker_command
+from tests.unit.test_import_boundaries import component, imported_names
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DOCKER = REPOSITORY / "docker"
@@ -29,7 +30,10 @@ GPU_COMPOSE_FILE = DOCKER / "docker-compose.gpu.yml"
 WORKERS = ("cpu-worker", "gpu-worker")
 CELERY_SERVICES = (*WORKERS, "flower")
 # Which worker runs the tasks of each module, and the queue each worker consumes.
-WORKER_OF_MODULE = {"workers.cpu": "cpu-worker", "workers.gpu": "gpu-worker"}
+WORKER_OF_MODULE = {
+    "catdog_queue.workers.cpu": "cpu-worker",
+    "catdog_queue.workers.gpu": "gpu-worker",
+}
 QUEUE_OF_WORKER = {"cpu-worker": "cpu", "gpu-worker": "gpu"}
 # The Redis user (shared/redis_acl.py) each service logs in as.
 ROLE_OF_SERVICE = {"cpu-worker": "worker", "gpu-worker": "worker", "flower": "flower"}
@@ -160,7 +164,7 @@ def queues_of(argv: list[str]) -> set[str]:
 
 
 def uses_workers_app(argv: list[str]) -> bool:
-    return "workers.app" in option_values(argv, "-A", "--app")
+    return "catdog_queue.workers.app" in option_values(argv, "-A", "--app")
 
 
 @pytest.fixture(scope="module")
@@ -183,11 +187,11 @@ def built_services(services):
 @pytest.fixture(scope="module")
 def task_modules():
     """Registered ``catdog.*`` task name -> the module that defines it."""
-    import workers.cpu
-    import workers.gpu
-    from workers.app import app
+    import catdog_queue.workers.cpu
+    import catdog_queue.workers.gpu
+    from catdog_queue.workers.app import app
 
-    assert workers.cpu and workers.gpu
+    assert catdog_queue.workers.cpu and catdog_queue.workers.gpu
     return {name: task.__module__ for name, task in app.tasks.items() if name.startswith("catdog.")}
 
 
@@ -317,7 +321,7 @@ def test_catdog_variables_are_ones_that_the_code_reads(raw):
     source = (REPOSITORY / "shared" / "settings.py").read_text()
     read_by_settings = set(re.findall(r"[\"'](CATDOG_[A-Z0-9_]+)[\"']", source))
     assert "CATDOG_SHARD_TTL_DAYS" in read_by_settings
-    # python -m shared.redis_acl reads the passwords under these names.
+    # python -m catdog_queue.shared.redis_acl reads the passwords under these names.
     read_by_settings |= {password_variable(role) for role in redis_acl.ROLES}
     used_in_compose = set(re.findall(r"CATDOG_[A-Z0-9_]+", COMPOSE_FILE.read_text()))
     assert used_in_compose, "the compose file passes no CATDOG_* setting"
@@ -560,14 +564,11 @@ def _first_party_imports() -> set[str]:
         files += sorted((REPOSITORY / package).glob("*.py"))
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
-            # Modules named in strings: config_from_object("celeryconfig"), include=[...].
+            # Modules named in strings: config_from_object("catdog_queue.celeryconfig").
             if path.name == "app.py" and isinstance(node, ast.Constant):
                 if isinstance(node.value, str) and re.fullmatch(r"\w+(\.\w+)*", node.value):
-                    imported.add(node.value.split(".")[0])
-            elif isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                imported.add(node.module.split(".")[0])
+                    imported.add(component(node.value))
+        imported |= {component(name) for name in imported_names(ast.parse(path.read_text()))}
     return imported & first_party
 
 

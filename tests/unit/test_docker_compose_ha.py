@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 import yaml
 
-from shared import redis_acl, sentinel, sentinel_config
+from catdog_queue.shared import redis_acl, sentinel, sentinel_config
 from tests.unit.test_docker_compose import (
     COMPOSE_FILE,
     DOCKER,

@@ -5,9 +5,9 @@ import math
 import pytest
 from PIL import Image
 
-from client.history_plot import nice_ticks
-from client.output import OutputFolder
-from client.plots import plot_history
+from catdog_queue.client.history_plot import nice_ticks
+from catdog_queue.client.output import OutputFolder
+from catdog_queue.client.plots import plot_history
 
 
 @pytest.mark.parametrize(

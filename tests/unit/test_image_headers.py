@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.image_headers import (
+from catdog_queue.shared.image_headers import (
     UnsupportedFormat,
     image_format,
     png_size,

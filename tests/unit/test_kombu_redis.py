@@ -13,7 +13,7 @@ from pathlib import Path
 import kombu
 from kombu.transport import redis as redis_transport
 
-from shared import kombu_redis
+from catdog_queue.shared import kombu_redis
 
 
 def test_kombu_is_the_version_the_module_was_written_for():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared.layout import FOLDERS, NAMES, case_clashes, detect_layout, label_of
-from shared.listing import DataError, list_labelled_images, require_trainable
+from catdog_queue.shared.layout import FOLDERS, NAMES, case_clashes, detect_layout, label_of
+from catdog_queue.shared.listing import DataError, list_labelled_images, require_trainable
 
 
 def touch(folder, *paths):

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from shared.decode import PREPROCESSING_VERSION
-from shared.listing import (
+from catdog_queue.shared.decode import PREPROCESSING_VERSION
+from catdog_queue.shared.listing import (
     DataError,
     ListedFile,
     Listing,
@@ -220,7 +220,7 @@ def test_fifos_sockets_and_folders_named_like_images_are_rejected(tmp_path):
 
 LIST = """
 import sys
-from shared.listing import list_labelled_images
+from catdog_queue.shared.listing import list_labelled_images
 become_nobody()
 listing = list_labelled_images(sys.argv[1])
 print([f.relative_path for f in listing.files], listing.rejected)
@@ -407,7 +407,9 @@ def test_shard_key_changes_with_image_size_and_order():
 
 def test_shard_key_depends_on_preprocessing_version(monkeypatch):
     before = shard_key(BASE, 32)
-    monkeypatch.setattr("shared.listing.PREPROCESSING_VERSION", PREPROCESSING_VERSION + 1)
+    monkeypatch.setattr(
+        "catdog_queue.shared.listing.PREPROCESSING_VERSION", PREPROCESSING_VERSION + 1
+    )
     assert shard_key(BASE, 32) != before
 
 

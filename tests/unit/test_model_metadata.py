@@ -5,14 +5,14 @@ import zipfile
 import h5py
 import pytest
 
-from shared.model_metadata import ModelFileError, read_metadata, write_metadata
+from catdog_queue.shared.model_metadata import ModelFileError, read_metadata, write_metadata
 
 METADATA = {"labels": ["cat", "dog"], "image_size": 32, "model": "mlp"}
 
 
 @pytest.fixture(scope="module")
 def saved_models(tmp_path_factory):
-    from training.models import make_mlp
+    from catdog_queue.training.models import make_mlp
 
     folder = tmp_path_factory.mktemp("models")
     model = make_mlp((4, 4, 3), 2)

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from keras import layers
 
-from shared.options import DEFAULT_LEARNING_RATES, TrainingOptions
-from shared.split import stratified_split
+from catdog_queue.shared.options import DEFAULT_LEARNING_RATES, TrainingOptions
+from catdog_queue.shared.split import stratified_split
+from catdog_queue.training.fit import confusion_matrix, label_indices_for, train_and_evaluate
+from catdog_queue.training.models import compile_model, make_mlp, make_model, make_optimizer
 from tests.shard_source import shard_source
-from training.fit import confusion_matrix, label_indices_for, train_and_evaluate
-from training.models import compile_model, make_mlp, make_model, make_optimizer
 
 # TensorFlow tensors' __array__ predates NumPy 2's copy keyword: noise from Keras itself.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy")
@@ -250,7 +250,7 @@ def test_saved_model_reloads_and_predicts_the_same(trained):
 
 
 def test_cnn_has_augmentation_batch_norm_pooling_and_dropout():
-    from training.models import make_cnn
+    from catdog_queue.training.models import make_cnn
 
     model = make_cnn((32, 32, 3), 2, filters=(4, 8))
     kinds = {type(layer).__name__ for layer in model.layers}
@@ -263,7 +263,7 @@ def test_cnn_has_augmentation_batch_norm_pooling_and_dropout():
 def test_cnn_augmentation_is_off_at_inference_and_the_model_round_trips(tmp_path):
     import keras
 
-    from training.models import compile_model, make_cnn, make_optimizer
+    from catdog_queue.training.models import compile_model, make_cnn, make_optimizer
 
     keras.utils.set_random_seed(1)
     model = make_cnn((16, 16, 3), 3, filters=(4, 8))
@@ -280,7 +280,7 @@ def test_cnn_augmentation_is_off_at_inference_and_the_model_round_trips(tmp_path
 
 
 def test_early_stopping_validation_comes_out_of_the_training_part():
-    from training.fit import split_parts
+    from catdog_queue.training.fit import split_parts
 
     paths = [f"{label}.{number}.jpg" for label in ("cat", "dog") for number in range(50)]
     labels = np.array([0] * 50 + [1] * 50)
@@ -296,7 +296,7 @@ def test_early_stopping_validation_comes_out_of_the_training_part():
 
 
 def test_best_epoch_is_the_lowest_validation_loss():
-    from training.fit import best_epoch
+    from catdog_queue.training.fit import best_epoch
 
     history = [{"val_loss": 0.9}, {"val_loss": 0.5}, {"val_loss": 0.7}]
     assert best_epoch(history) == 2
@@ -305,7 +305,7 @@ def test_best_epoch_is_the_lowest_validation_loss():
 
 
 def test_mixed_precision_cnn_keeps_float32_probabilities():
-    from training.models import make_model
+    from catdog_queue.training.models import make_model
 
     model = make_model("cnn", (16, 16, 3), 2, mixed_precision=True)
     conv = model.get_layer("conv1")
@@ -316,7 +316,7 @@ def test_mixed_precision_cnn_keeps_float32_probabilities():
 
 
 def test_mixed_precision_needs_a_gpu_the_cnn_and_no_forced_cpu():
-    from training.fit import mixed_precision_in_use
+    from catdog_queue.training.fit import mixed_precision_in_use
 
     asked = TrainingOptions(("cat", "dog"), model="cnn", optimizer="adam", mixed_precision=True)
     assert mixed_precision_in_use(asked, gpu_present=True) is True
@@ -327,7 +327,7 @@ def test_mixed_precision_needs_a_gpu_the_cnn_and_no_forced_cpu():
 
 
 def test_device_scope_accepts_auto_and_cpu_only():
-    from training.devices import describe_device, device_scope
+    from catdog_queue.training.devices import describe_device, device_scope
 
     with device_scope("cpu"):
         assert describe_device("cpu").startswith("CPU")
@@ -336,7 +336,7 @@ def test_device_scope_accepts_auto_and_cpu_only():
 
 
 def test_training_refuses_a_single_label_left_after_decoding():
-    from training.fit import require_two_labels
+    from catdog_queue.training.fit import require_two_labels
 
     require_two_labels(np.array([0, 1, 1]), ["cat", "dog"])
     with pytest.raises(
@@ -346,7 +346,7 @@ def test_training_refuses_a_single_label_left_after_decoding():
 
 
 def test_the_held_out_digest_names_the_held_out_files_whatever_their_order():
-    from training.fit import held_out_digest
+    from catdog_queue.training.fit import held_out_digest
 
     paths = ["cat.1.jpg", "cat.2.jpg", "dog.1.jpg", "dog.2.jpg"]
     assert held_out_digest(paths, [0, 2]) == held_out_digest(paths[::-1], [3, 1])

@@ -2,9 +2,9 @@
 
 import pytest
 
-from client.arguments import build_parser
-from client.commands.common import UsageError, training_options
-from client.commands.compare import plan_runs
+from catdog_queue.client.arguments import build_parser
+from catdog_queue.client.commands.common import UsageError, training_options
+from catdog_queue.client.commands.compare import plan_runs
 
 
 def parse(*arguments):

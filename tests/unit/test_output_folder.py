@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from client.output import OutputFolder, OutsideOutput
-from shared.metrics import ResultRejected
+from catdog_queue.client.output import OutputFolder, OutsideOutput
+from catdog_queue.shared.metrics import ResultRejected
 
 
 def test_files_are_written_whole_and_no_partial_file_stays(tmp_path):

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from client.output import OutputFolder
-from client.predictions import (
+from catdog_queue.client.output import OutputFolder
+from catdog_queue.client.predictions import (
     accuracy_against_names,
     id_sort_key,
     image_id,
@@ -15,7 +15,7 @@ from client.predictions import (
     write_csv,
     write_rejected,
 )
-from shared.listing import label_of
+from catdog_queue.shared.listing import label_of
 
 
 def test_ids_are_file_stems():
@@ -71,9 +71,9 @@ def test_accuracy_is_none_unless_every_name_has_a_known_label():
 def test_predict_shards_keeps_the_catalogue_order_and_checks_the_shape():
     import keras
 
+    from catdog_queue.training.models import make_mlp
+    from catdog_queue.training.prediction import predict_shards
     from tests.shard_source import shard_source
-    from training.models import make_mlp
-    from training.prediction import predict_shards
 
     keras.utils.set_random_seed(0)
     model = make_mlp((4, 4, 3), 2)
@@ -92,7 +92,7 @@ def test_predict_shards_keeps_the_catalogue_order_and_checks_the_shape():
 def test_safe_loading_refuses_a_lambda_layer(tmp_path):
     import keras
 
-    from training.prediction import load_model_safely
+    from catdog_queue.training.prediction import load_model_safely
 
     inputs = keras.Input(shape=(2,))
     outputs = keras.layers.Lambda(lambda x: x * 2)(inputs)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from training.prefetch import InputClock, prefetched
+from catdog_queue.training.prefetch import InputClock, prefetched
 
 
 def test_yields_every_item_in_order_and_counts_them():

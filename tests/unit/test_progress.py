@@ -3,7 +3,7 @@
 import io
 import re
 
-from client.progress import JobProgress
+from catdog_queue.client.progress import JobProgress
 
 
 def test_log_output_has_one_line_per_finished_epoch_with_held_out_figures():

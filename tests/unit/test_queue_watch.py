@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from client.follow import JobFailed
-from client.queue_watch import QueueWatch, queued_ahead
-from shared.registry import WorkerEntry
+from catdog_queue.client.follow import JobFailed
+from catdog_queue.client.queue_watch import QueueWatch, queued_ahead
+from catdog_queue.shared.registry import WorkerEntry
 
 
 class FakeBroker:

@@ -4,9 +4,9 @@ import dataclasses
 import re
 from pathlib import Path
 
-from client.arguments import build_parser
-from shared.metrics import JOB_FIELDS
-from shared.options import TrainingOptions
+from catdog_queue.client.arguments import build_parser
+from catdog_queue.shared.metrics import JOB_FIELDS
+from catdog_queue.shared.options import TrainingOptions
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -45,14 +45,14 @@ def test_every_test_the_readme_names_exists():
 
 
 def test_every_status_phase_is_in_the_readme():
-    from client.job_status import PHASES
+    from catdog_queue.client.job_status import PHASES
 
     missing = [phase for phase in PHASES if f"`{phase}`" not in README]
     assert PHASES and missing == []
 
 
 def test_every_state_a_worker_reports_has_a_phase():
-    from client.job_status import PREPARING_STATES, RUNNING_STATES
+    from catdog_queue.client.job_status import PREPARING_STATES, RUNNING_STATES
 
     workers = Path(__file__).resolve().parents[2] / "workers"
     code = "".join(path.read_text() for path in workers.glob("*.py"))
@@ -63,7 +63,7 @@ def test_every_state_a_worker_reports_has_a_phase():
 
 
 def test_docker_readme_quotes_the_default_user_line_redis_acl_writes():
-    from shared import redis_acl
+    from catdog_queue.shared import redis_acl
 
     docker_readme = (Path(__file__).resolve().parents[2] / "docker" / "README.md").read_text()
     quoted = set(re.findall(r"`(user default [^`]*)`", docker_readme))
@@ -100,7 +100,7 @@ def _code_default(action):
     """What the option means when left out: its own default, else the mlp's (the default model)."""
     import argparse
 
-    from shared.options import BACKBONES
+    from catdog_queue.shared.options import BACKBONES
 
     if isinstance(action, argparse._StoreTrueAction):
         return "off"
@@ -172,7 +172,7 @@ def _settings_defaults() -> dict:
     """``{variable: default}`` of every number ``shared/settings.py`` reads from the environment."""
     import ast
 
-    from shared import settings
+    from catdog_queue.shared import settings
 
     tree = ast.parse(Path(settings.__file__).read_text())
     defaults = {}

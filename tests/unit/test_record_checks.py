@@ -5,12 +5,12 @@ from dataclasses import asdict
 
 import pytest
 
-from jobs.part_checks import checked_summary
-from jobs.record_checks import RecordRejected
-from jobs.records import DataPart, JobNotFound, JobRecord, load_record, record_key
-from shared.metrics import ResultRejected
-from shared.options import PredictOptions, TrainingOptions
-from shared.shards import artifact_key
+from catdog_queue.jobs.part_checks import checked_summary
+from catdog_queue.jobs.record_checks import RecordRejected
+from catdog_queue.jobs.records import DataPart, JobNotFound, JobRecord, load_record, record_key
+from catdog_queue.shared.metrics import ResultRejected
+from catdog_queue.shared.options import PredictOptions, TrainingOptions
+from catdog_queue.shared.shards import artifact_key
 
 JOB_ID = "20261129-202606-0ba613"
 SHARD_KEY = "catdog:shard:" + "ab" * 32

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
-import celeryconfig
-from client.local_cluster.cluster import find_redis_server
-from client.local_cluster.redis_server import config_lines, server_version
-from shared import redis_acl
+from catdog_queue import celeryconfig
+from catdog_queue.client.local_cluster.cluster import find_redis_server
+from catdog_queue.client.local_cluster.redis_server import config_lines, server_version
+from catdog_queue.shared import redis_acl
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PASSWORDS = {role: f"{role}-0123456789abcdef" for role in redis_acl.ROLES}

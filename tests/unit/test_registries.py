@@ -4,11 +4,11 @@ import importlib
 import re
 from pathlib import Path
 
-from celeryconfig import task_routes
-from client.commands import collector_for
-from jobs import kinds
-from jobs.record_checks import PARTS
-from shared import task_names
+from catdog_queue.celeryconfig import task_routes
+from catdog_queue.client.commands import collector_for
+from catdog_queue.jobs import kinds
+from catdog_queue.jobs.record_checks import PARTS
+from catdog_queue.shared import task_names
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -17,10 +17,10 @@ def test_every_kind_has_its_canvas_and_its_collector():
     assert kinds.KINDS == tuple(PARTS) == ("train", "compare", "predict")
     for kind in kinds.KINDS:
         canvas = kinds._MODULES[kind]
-        assert canvas.__name__ == f"jobs.{kind}"
+        assert canvas.__name__ == f"catdog_queue.jobs.{kind}"
         assert callable(canvas.build_canvas) and callable(canvas.followed_tasks)
         collector = collector_for(kind)
-        assert collector.__name__ == f"client.commands.{kind}"
+        assert collector.__name__ == f"catdog_queue.client.commands.{kind}"
         for function in ("output_path", "collect_results", "report"):
             assert callable(getattr(collector, function)), f"{kind}: {function}"
 
@@ -35,10 +35,10 @@ def test_an_unknown_kind_has_no_collector():
 
 
 def test_workers_register_exactly_the_declared_tasks_and_celeryconfig_routes_them():
-    from workers.app import app
+    from catdog_queue.workers.app import app
 
     # Importing the task modules registers their tasks (the gpu ones without TensorFlow).
-    for module in ("workers.cpu", "workers.gpu"):
+    for module in ("catdog_queue.workers.cpu", "catdog_queue.workers.gpu"):
         importlib.import_module(module)
 
     registered = {name for name in app.tasks if name.startswith("catdog.")}

@@ -4,10 +4,16 @@ import json
 
 import pytest
 
-from client.collect import checked_artifacts
-from client.predictions import checked_rejections, checked_table
-from shared.metrics import JOB_FIELDS, WORKER_FIELDS, ResultRejected, check, job_metrics
-from shared.options import TrainingOptions
+from catdog_queue.client.collect import checked_artifacts
+from catdog_queue.client.predictions import checked_rejections, checked_table
+from catdog_queue.shared.metrics import (
+    JOB_FIELDS,
+    WORKER_FIELDS,
+    ResultRejected,
+    check,
+    job_metrics,
+)
+from catdog_queue.shared.options import TrainingOptions
 
 
 def worker_metrics(**changes) -> dict:

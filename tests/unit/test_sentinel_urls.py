@@ -5,9 +5,9 @@ import socket
 
 import pytest
 
-from client.broker import BrokerUnreachable, check_reachable, redact
-from shared import sentinel
-from shared.settings import SettingError
+from catdog_queue.client.broker import BrokerUnreachable, check_reachable, redact
+from catdog_queue.shared import sentinel
+from catdog_queue.shared.settings import SettingError
 
 URL = "sentinel://worker:s3cret@10.0.0.1:26379/0;sentinel://worker:s3cret@10.0.0.2:26380/0"
 
@@ -40,7 +40,7 @@ def test_redact_hides_the_password_of_every_sentinel():
 def test_celery_gets_the_master_name_and_the_sentinels_login(monkeypatch):
     monkeypatch.setenv("CELERY_BROKER_URL", URL)
     monkeypatch.setenv("CATDOG_SENTINEL_MASTER", "cats")
-    import celeryconfig
+    from catdog_queue import celeryconfig
 
     config = importlib.reload(celeryconfig)
     try:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import settings
+from catdog_queue.shared import settings
 
 CONFIG_NAMES = (
     "CELERY_BROKER_URL",
@@ -185,7 +185,7 @@ def test_data_roots_are_real_paths_separated_by_the_path_separator(monkeypatch, 
 
 def test_the_training_lock_has_one_default(monkeypatch):
     # JobState once had its own 30 s next to the setting's 15 s; a test's docstring a third.
-    from shared.job_state import JobState
+    from catdog_queue.shared.job_state import JobState
 
     monkeypatch.delenv("CATDOG_LOCK_TTL_S", raising=False)
     assert settings.lock_ttl_seconds() == settings.DEFAULT_LOCK_TTL_S == 15

@@ -6,10 +6,10 @@ import struct
 import numpy as np
 import pytest
 
-from shared.data_access import FileUnreadable
-from shared.listing import list_labelled_images, plan_shards
-from shared.shard_builder import build_shard
-from shared.shards import (
+from catdog_queue.shared.data_access import FileUnreadable
+from catdog_queue.shared.listing import list_labelled_images, plan_shards
+from catdog_queue.shared.shard_builder import build_shard
+from catdog_queue.shared.shards import (
     SHARD_MAGIC,
     ArtifactMissing,
     ShardMissing,

@@ -11,10 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from shared.options import TrainingOptions
+from catdog_queue.shared.options import TrainingOptions
+from catdog_queue.training.fit import train_and_evaluate
+from catdog_queue.training.models import batch_norm_momentum
 from tests.shard_source import shard_source
-from training.fit import train_and_evaluate
-from training.models import batch_norm_momentum
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy")
 

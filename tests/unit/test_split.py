@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from shared.split import stratified_split
+from catdog_queue.shared.split import stratified_split
 
 
 def dataset(counts: dict) -> tuple[list[str], np.ndarray]:

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from shared.options import TrainingOptions
+from catdog_queue.shared.options import TrainingOptions
+from catdog_queue.training.fit import train_and_evaluate
 from tests.shard_source import shard_source
-from training.fit import train_and_evaluate
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy")
 
@@ -126,8 +126,8 @@ def test_a_streamed_run_resumed_from_a_checkpoint_goes_on_as_if_never_stopped(tm
 def test_a_checkpoint_restores_weights_and_optimizer_state_into_a_fresh_model():
     import keras
 
-    from training.callbacks import checkpoint_bytes, restore
-    from training.models import compile_model, make_model, make_optimizer
+    from catdog_queue.training.callbacks import checkpoint_bytes, restore
+    from catdog_queue.training.models import compile_model, make_model, make_optimizer
 
     def build(classes=2):
         model = make_model("cnn", (16, 16, 3), classes)

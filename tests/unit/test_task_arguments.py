@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared.options import MAX_IMAGE_SIZE
-from shared.task_arguments import (
+from catdog_queue.shared.options import MAX_IMAGE_SIZE
+from catdog_queue.shared.task_arguments import (
     TaskRefused,
     check_data_root,
     check_job_id,

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from client.arguments import build_parser
-from client.commands.common import training_options
-from shared.options import OptionsError, PredictOptions, TrainingOptions
+from catdog_queue.client.arguments import build_parser
+from catdog_queue.client.commands.common import training_options
+from catdog_queue.shared.options import OptionsError, PredictOptions, TrainingOptions
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy")
 
@@ -19,7 +19,7 @@ def model():
     """An MLP on 4x4 images: flattened pixels, so it tells an image from its mirror."""
     import keras
 
-    from training.models import make_mlp
+    from catdog_queue.training.models import make_mlp
 
     keras.utils.set_random_seed(0)
     return make_mlp((4, 4, 3), 2)
@@ -49,7 +49,7 @@ def test_options_refuse_an_unknown_augmentation_in_a_message():
 
 
 def test_flip_averages_the_image_and_its_mirror(model, pixels):
-    from training.prediction import mirrored, predict_batch
+    from catdog_queue.training.prediction import mirrored, predict_batch
 
     plain = model.predict_on_batch(pixels)
     flipped = predict_batch(model, pixels, "flip")
@@ -68,9 +68,9 @@ def test_flip_averages_the_image_and_its_mirror(model, pixels):
 
 
 def test_predict_shards_and_the_held_out_evaluation_flip_alike(model, pixels):
+    from catdog_queue.training.evaluation import evaluate
+    from catdog_queue.training.prediction import predict_batch, predict_shards
     from tests.shard_source import shard_source
-    from training.evaluation import evaluate
-    from training.prediction import predict_batch, predict_shards
 
     catalogue, fetch, _ = shard_source(pixels, [f"{n}.jpg" for n in range(10)], 4)
     expected = predict_batch(model, pixels, "flip")
@@ -85,7 +85,7 @@ def test_predict_shards_and_the_held_out_evaluation_flip_alike(model, pixels):
             for start in range(0, 10, batch_size):
                 yield pixels[start : start + batch_size], self.labels[start : start + batch_size]
 
-    from training.models import compile_model, make_optimizer
+    from catdog_queue.training.models import compile_model, make_optimizer
 
     compile_model(model, make_optimizer("sgd"), 2)
     metrics = evaluate(model, Feed(), 4, 2, tta="flip")

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from client.upload import UploadRefused, read_shard_files, upload_missing_shards
-from shared.data_access import DataFolder
-from shared.listing import DataError
+from catdog_queue.client.upload import UploadRefused, read_shard_files, upload_missing_shards
+from catdog_queue.shared.data_access import DataFolder
+from catdog_queue.shared.listing import DataError
 
 LIMIT = 1 << 20
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.waiting import wait_until
+from catdog_queue.shared.waiting import wait_until
 
 
 def test_a_condition_that_holds_returns_at_once_without_waiting():
