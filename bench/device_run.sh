@@ -34,6 +34,7 @@ figures="$report/figures.jsonl"
 : >"$figures"
 cluster_pid=
 finish() {
+    set +e  # every step of the clean-up runs, whatever the cluster's exit status
     # TERM, not INT: a background job of a script ignores SIGINT. Its workers die with it.
     [ -z "$cluster_pid" ] || { kill -TERM "$cluster_pid" 2>/dev/null; wait "$cluster_pid" 2>/dev/null; }
     # A run cut short still leaves the table of the phases it finished.
@@ -92,6 +93,7 @@ done
 cluster_pid=$!
 for _ in $(seq 120); do
     grep -q '^broker: ' "$scratch/cluster.out" 2>/dev/null && break
+    kill -0 "$cluster_pid" 2>/dev/null || break  # it refused to start: no use waiting
     sleep 0.5
 done
 broker=$(sed -n 's/^broker: //p' "$scratch/cluster.out")
