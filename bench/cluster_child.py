@@ -3,7 +3,7 @@
 ``python -m bench.cluster_child --data DIR --concurrency N [--memory]`` starts
 a ``client.local_cluster.LocalCluster`` (Redis and one prefork cpu worker of
 N processes, no gpu worker) on a new, empty cache folder, waits until the
-worker answers a ping, then sends one ``catdog.decode_shard`` task per shard
+worker is in the workers' registry, then sends one ``catdog.decode_shard`` task per shard
 as the client does (``jobs.canvas.decode_signatures``) and waits for them
 (``client.follow.wait_for_decode``, which polls every 0.25 s). It prints one
 JSON line: the seconds from sending to the last shard done, and counts.
@@ -22,21 +22,32 @@ import sys
 import time
 from pathlib import Path
 
+import redis
+
 from bench import cpuload
 from bench.procs import REPOSITORY_ROOT, run_json, scratch_dir
 from catdog_queue.client.local_cluster import LocalCluster
+from catdog_queue.shared import registry
 from catdog_queue.shared.listing import list_labelled_images, plan_shards
+from catdog_queue.shared.waiting import wait_until
 
 READY_TIMEOUT_S = 120
 
 
-def wait_until_ready(app, cluster, timeout_s: float = READY_TIMEOUT_S) -> float:
-    """Seconds until a cpu worker answers a ping (its pool processes are forked by then)."""
+def wait_until_ready(cluster, timeout_s: float = READY_TIMEOUT_S) -> float:
+    """Seconds until a cpu worker is in the workers' registry: it writes its entry once
+    ready (``worker_ready``), its pool processes forked. Not a ping: the client's Redis
+    user may not read the pidbox replies (``shared/redis_acl.py``), as ``submit.py`` needs
+    none."""
+    broker = redis.Redis.from_url(cluster.url())
     started = time.perf_counter()
-    while not app.control.ping(timeout=0.5):
-        cluster.check_alive()
-        if time.perf_counter() - started > timeout_s:
-            raise RuntimeError(f"no worker answered within {timeout_s}s")
+    if not wait_until(
+        lambda: registry.consumers(registry.live_workers(broker), "cpu"),
+        timeout_s,
+        interval_s=0.1,
+        on_wait=cluster.check_alive,
+    ):
+        raise RuntimeError(f"no cpu worker was ready within {timeout_s}s")
     return time.perf_counter() - started
 
 
@@ -60,7 +71,7 @@ def decode_phase(data: str, concurrency: int, shard_size: int, image_size: int, 
             from catdog_queue.workers.app import app
 
             app.conf.update(broker_url=cluster.url(), result_backend=cluster.url())
-            ready_s = wait_until_ready(app, cluster)
+            ready_s = wait_until_ready(cluster)
             listing = list_labelled_images(data)
             shards = plan_shards(listing, shard_size, image_size)
             job_id = f"bench-{os.getpid()}-{concurrency}"

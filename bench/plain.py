@@ -1,12 +1,15 @@
 """The baseline: one plain Python process, no queue, no Redis.
 
-``python -m bench.plain --data DIR --epochs 10`` decodes every image the way
-the cpu workers do (``shared.decode.decode_files``: simplejpeg with DCT scaling),
-on every core with ``multiprocessing``, then imports Keras and runs the same
-``model.fit`` as the gpu task: the same split (``shared.split``), the same
-model, optimizer and loss (``shared.models``), the same seed, batch size and
-validation data (the held-out part). It prints ``plain: epoch N/E`` lines on
-stderr as epochs end and, last, one JSON line of timings on stdout.
+``python -m bench.plain --data DIR --epochs 10 [--model cnn]`` decodes every
+image the way the cpu workers do (``shared.decode.decode_files``: simplejpeg
+with DCT scaling), on every core with ``multiprocessing``, then imports Keras
+and runs the same ``model.fit`` as the gpu task: the same split
+(``shared.split``), the same model, optimizer, schedule and loss
+(``training.models``, each model's defaults from ``shared.options``), the same
+seed, batch size and validation data (the held-out part). Keras runs on the
+backend ``KERAS_BACKEND`` names; nothing here imports TensorFlow itself. It
+prints ``plain: epoch N/E`` lines on stderr as epochs end and, last, one JSON
+line of timings on stdout.
 
 ``--callbacks`` adds what the gpu task adds to its ``model.fit``, to tell what
 each costs: ``checkpoint`` (``shared.callbacks.CheckpointCallback``, saving
@@ -55,12 +58,15 @@ def decode_folder(data_dir, image_size: int, processes: int | None = None):
 
 
 def fit_like_the_task(pixels, paths, labels, epochs, batch_size=128, seed=12345,
-                      test_size=0.25, learning_rate=None, callbacks="none"):  # fmt: skip
-    """The gpu task's ``model.fit`` (MLP, SGD, held-out validation), with nothing around it."""
+                      test_size=0.25, learning_rate=None, callbacks="none",
+                      model_name="mlp"):  # fmt: skip
+    """The gpu task's ``model.fit`` (its defaults for ``model_name``: the MLP with SGD, the CNN
+    with Adam and a cosine schedule; held-out validation), with nothing around it."""
     import keras
 
     from catdog_queue.shared.listing import label_of
-    from catdog_queue.training.models import compile_model, make_mlp, make_optimizer
+    from catdog_queue.shared.options import MODEL_DEFAULTS
+    from catdog_queue.training.models import compile_model, make_model, make_optimizer
 
     started = time.perf_counter()
     index_of = {label: index for index, label in enumerate(labels)}
@@ -68,8 +74,14 @@ def fit_like_the_task(pixels, paths, labels, epochs, batch_size=128, seed=12345,
     train, test = stratified_split(paths, label_indices, test_size, seed)
     targets = keras.utils.to_categorical(label_indices, len(labels))
     keras.utils.set_random_seed(seed)
-    model = make_mlp(pixels.shape[1:], len(labels))
-    compile_model(model, make_optimizer("sgd", learning_rate), len(labels))
+    # As the task counts them: the CNN's batch-norm momentum and cosine schedule need them.
+    total_steps = -(-len(train) // batch_size) * epochs
+    defaults = MODEL_DEFAULTS[model_name]
+    model = make_model(model_name, pixels.shape[1:], len(labels), total_steps=total_steps)
+    optimizer = make_optimizer(
+        defaults["optimizer"], learning_rate, defaults["schedule"], total_steps
+    )
+    compile_model(model, optimizer, len(labels))
     extra = []
     if callbacks in ("checkpoint", "task"):
         from catdog_queue.training.callbacks import CheckpointCallback
@@ -123,6 +135,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
     parser.add_argument(
         "--callbacks", choices=("none", "checkpoint", "progress", "task"), default="none"
     )
@@ -133,11 +146,14 @@ def main(argv=None) -> int:
     decode_seconds = time.perf_counter() - started
     print(f"plain: decoded {len(paths)} images", file=sys.stderr, flush=True)
     clock = time.perf_counter()
-    import keras  # noqa: F401  (TensorFlow's import is part of what a plain script pays)
+    import keras  # noqa: F401  (the backend's import is part of what a plain script pays)
 
     import_seconds = time.perf_counter() - clock
-    fitted = fit_like_the_task(pixels, paths, labels, args.epochs, callbacks=args.callbacks)
+    fitted = fit_like_the_task(
+        pixels, paths, labels, args.epochs, callbacks=args.callbacks, model_name=args.model
+    )
     result = {
+        "model": args.model,
         "images": len(paths),
         "decode_s": decode_seconds,
         "import_s": import_seconds,

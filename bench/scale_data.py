@@ -4,7 +4,9 @@ Up to the 10,000 originals, a set is a copy of an even spread of them (both
 labels alike). Beyond, each original is added again re-encoded: variant
 ``v`` is resized to a side of ``200 - 12 v`` pixels and saved at JPEG
 quality ``95 - 4 v``, so every file is a distinct JPEG (distinct bytes,
-distinct decode work) of a real photo. The sets go into a temporary folder
+distinct decode work) of a real photo. From fewer originals (a subset carried
+to a GPU machine) the variants go round again every 12, each round 2 quality
+points lower, so that they stay distinct. The sets go into a temporary folder
 outside the repository and are kept there between runs (a marker file says
 which recipe made them); ``python -m bench scale --clean`` removes them.
 """
@@ -12,12 +14,14 @@ which recipe made them); ``python -m bench scale --clean`` removes them.
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 from PIL import Image
 
-RECIPE = "scale-data-1"
+RECIPE = "scale-data-1"  # variants below 12 are unchanged by the rounds: sets made stand
+VARIANTS_PER_ROUND = 12
 ROOT = Path(tempfile.gettempdir()) / "catdog-bench-scale-data"
 
 
@@ -47,10 +51,16 @@ def _write(job) -> None:
     if variant == 0:
         shutil.copyfile(source, target)
         return
-    side = max(64, 200 - 12 * variant)
+    side, quality = variant_encoding(variant)
     with Image.open(source) as image:
         resized = image.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
-    resized.save(target, format="JPEG", quality=max(40, 95 - 4 * variant))
+    resized.save(target, format="JPEG", quality=quality)
+
+
+def variant_encoding(variant: int) -> tuple[int, int]:
+    """(side in pixels, JPEG quality) of a variant: no two variants alike."""
+    step, round_ = variant % VARIANTS_PER_ROUND, variant // VARIANTS_PER_ROUND
+    return max(64, 200 - 12 * step), max(40, 95 - 4 * step - 2 * round_)
 
 
 def make_data_set(source_dir: Path, count: int, say=print) -> Path:
@@ -74,3 +84,19 @@ def make_data_set(source_dir: Path, count: int, say=print) -> Path:
 
 def clean() -> None:
     shutil.rmtree(ROOT, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    """``python -m bench.scale_data SOURCE COUNT``: make (or find) the set, print its folder."""
+    source, count = argv or sys.argv[1:]
+    folder = make_data_set(Path(source).resolve(), int(count), say=_to_stderr)
+    print(folder)
+    return 0
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
