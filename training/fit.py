@@ -22,9 +22,11 @@ from training.devices import (
     peak_rss_bytes,
 )
 from training.evaluation import confusion_matrix, evaluate
+from training.execution import plan_execution
 from training.feeds import MemoryFeed, StreamFeed
 from training.models import compile_model, make_model, make_optimizer
 from training.outputs import best_epoch, held_out_digest, history_per_epoch, save_model
+from training.parallel import pad_fit_arguments
 
 __all__ = [
     "best_epoch",
@@ -85,11 +87,11 @@ def train_and_evaluate(
     load_seconds = time.perf_counter() - started
 
     keras.utils.set_random_seed(options.seed)
-    with device_scope(options.device):
-        metrics = _fit_and_evaluate(
-            feed, catalogue.image_shape, parts, options, output_dir, on_progress, checkpoints,
-            weights,
-        )  # fmt: skip
+    plan = plan_execution(options, len(parts["train"]))
+    metrics = _fit_and_evaluate(
+        feed, catalogue.image_shape, parts, options, output_dir, on_progress, checkpoints,
+        weights, plan,
+    )  # fmt: skip
     metrics["device"] = describe_device(options.device)
     metrics["backend"] = backend_name()
     metrics["timings"] |= input_wait(feed, metrics["timings"]["train_s"])
@@ -136,45 +138,32 @@ def default_limits() -> dict:
 
 
 def _fit_and_evaluate(
-    feed, image_shape, parts, options, output_dir, on_progress, checkpoints, weights
+    feed, image_shape, parts, options, output_dir, on_progress, checkpoints, weights, plan
 ):
+    """Train on the plan's devices; evaluate and save on one (see ``_one_device_model``)."""
     validation = parts.get("validation", parts["test"])
     resumed = checkpoints.load() if checkpoints is not None else None
-    if resumed is not None:
 
-        def build():  # the same model afresh, for the checkpoint's variables
-            return _new_model(options, image_shape, parts, weights)[0]
+    def build():  # the job's model afresh: to train, or for a checkpoint's variables
+        return _new_model(options, image_shape, parts, weights, plan)[0]
 
-        model, first_epoch, earlier_history = restore(resumed, build)
-    else:
-        model, first_epoch, earlier_history = _new_model(options, image_shape, parts, weights)
-
-    # The checkpoint first: an epoch reported as done is an epoch that can be resumed.
-    callbacks = [] if checkpoints is None else [CheckpointCallback(checkpoints, earlier_history)]
-    callbacks.append(ProgressCallback(options.epochs, on_progress))
-    if options.patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=options.patience, restore_best_weights=True
-            )
+    with plan.placement.scope():
+        if resumed is not None:
+            model, first_epoch, earlier_history = restore(resumed, build)
+        else:
+            model, first_epoch, earlier_history = build(), 0, []
+        started = time.perf_counter()
+        history = _fit(
+            model, feed, options, plan, checkpoints, on_progress, first_epoch, earlier_history
         )
-    started = time.perf_counter()
-    history = model.fit(
-        **feed.fit_arguments(first_epoch, options.epochs),
-        initial_epoch=first_epoch,
-        epochs=options.epochs,
-        callbacks=callbacks,
-        verbose=0,
-    )
-    train_seconds = time.perf_counter() - started
+        train_seconds = time.perf_counter() - started
+    if plan.placement.replicas > 1:
+        model = _one_device_model(model, options, image_shape, parts, plan)
 
-    started = time.perf_counter()
-    metrics = evaluate(model, feed, options.batch_size, len(options.labels), options.tta)
-    evaluate_seconds = time.perf_counter() - started
-
-    started = time.perf_counter()
-    save_model(model, output_dir, options)
-    save_seconds = time.perf_counter() - started
+    with device_scope(options.device):
+        metrics, evaluate_seconds, save_seconds = _evaluate_and_save(
+            model, feed, options, output_dir
+        )
     per_epoch = earlier_history + history_per_epoch(history.history)
     training_mode_accuracy = per_epoch[-1].get("accuracy") if per_epoch else None
     warnings = collapse_warnings(
@@ -198,6 +187,9 @@ def _fit_and_evaluate(
             "best_epoch": best_epoch(per_epoch),
             "resumed_from_epoch": first_epoch if resumed is not None else None,
             "mixed_precision": mixed_precision_in_use(options),
+            "jit_compile": bool(model.jit_compile),
+            "steps_per_execution": plan.steps_per_execution,
+            "train_devices": plan.placement.describe(),
             "timings": {
                 "train_s": train_seconds,
                 "evaluate_s": evaluate_seconds,
@@ -216,7 +208,51 @@ def mixed_precision_in_use(options, gpu_present: bool | None = None) -> bool:
     return bool(wanted and options.device != "cpu" and gpu_present)
 
 
-def _new_model(options, input_shape, parts, weights=None):
+def _fit(model, feed, options, plan, checkpoints, on_progress, first_epoch, earlier_history):
+    # The checkpoint first: an epoch reported as done is an epoch that can be resumed.
+    callbacks = [] if checkpoints is None else [CheckpointCallback(checkpoints, earlier_history)]
+    callbacks.append(ProgressCallback(options.epochs, on_progress))
+    if options.patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=options.patience, restore_best_weights=True
+            )
+        )
+    arguments = feed.fit_arguments(first_epoch, options.epochs)
+    return model.fit(
+        **pad_fit_arguments(arguments, plan.placement.replicas),
+        initial_epoch=first_epoch,
+        epochs=options.epochs,
+        callbacks=callbacks,
+        verbose=0,
+    )
+
+
+def _evaluate_and_save(model, feed, options, output_dir):
+    started = time.perf_counter()
+    metrics = evaluate(model, feed, options.batch_size, len(options.labels), options.tta)
+    evaluate_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    save_model(model, output_dir, options)
+    return metrics, evaluate_seconds, time.perf_counter() - started
+
+
+def _one_device_model(trained, options, image_shape, parts, plan):
+    """The trained weights in the same model built on one device, to evaluate and save.
+
+    Keras's data-parallel models split every batch across their devices: an
+    odd-sized held-out batch would fail, and on TensorFlow's mirrored strategy
+    ``predict_on_batch`` returns each replica's copy of the batch. A one-device
+    model evaluates any batch and loads anywhere (without the optimizer's
+    state, which only the checkpoints need).
+    """
+    with device_scope(options.device):
+        model = _new_model(options, image_shape, parts, None, plan)[0]
+        model.set_weights(trained.get_weights())
+    return model
+
+
+def _new_model(options, input_shape, parts, weights, plan):
     classes = len(options.labels)
     steps_per_epoch = -(-len(parts["train"]) // options.batch_size)
     total_steps = steps_per_epoch * options.epochs
@@ -227,7 +263,7 @@ def _new_model(options, input_shape, parts, weights=None):
     optimizer = make_optimizer(
         options.optimizer, options.learning_rate, options.schedule, total_steps
     )
-    compile_model(model, optimizer, classes)
+    compile_model(model, optimizer, classes, plan.jit_compile, plan.steps_per_execution)
     return model, 0, []
 
 
