@@ -15,8 +15,8 @@ def jit_compile_for(backend: str, on_gpu: bool) -> bool:
     with TensorFlow, never on PyTorch (``torch.compile``: minutes of compiling, experimental
     in Keras).
 
-    TensorFlow on a CPU measured XLA slower (BENCHMARKS.md): the CNN's epoch 4.9 s
-    against 3.8 s, and its first epoch 18 s against 6 s for the compile.
+    TensorFlow on a CPU measured XLA slower (``python -m bench steps``, BENCHMARKS.md):
+    the CNN's epoch 7.5 s against 4.5 s, and its first epoch 37 s against 15 s.
     """
     if backend == "jax":
         return True

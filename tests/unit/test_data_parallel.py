@@ -24,7 +24,7 @@ if os.environ["KERAS_BACKEND"] == "tensorflow":
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
 from tests.shard_source import shard_source
-from tests.unit.test_streaming import options, separable
+from tests.unit.test_streaming import DictCheckpoints, options, separable
 from training.execution import plan_execution
 from training.fit import train_and_evaluate
 
@@ -37,17 +37,24 @@ def copies_of_a_variable(job):
     return len(getattr(value, "values", [value]))  # a MirroredVariable's per-replica copies
 
 pixels, paths = separable(per_label=23)
+limits = {"memory_budget_bytes": 10**9, "window_bytes": 15 * 8 * 8 * 3}
+kept_after_one_epoch = DictCheckpoints(keep_epoch=1)
+chosen = ("test_accuracy", "test_images", "train_devices", "steps_per_execution", "jit_compile",
+          "backend", "resumed_from_epoch")
 runs = {}
-for devices, mode in (("cpu:1", "memory"), ("cpu:2", "memory"), ("cpu:2", "stream")):
+for name, devices, mode, checkpoints in (
+    ("one", "cpu:1", "memory", None),
+    ("two", "cpu:2", "memory", kept_after_one_epoch),
+    ("two streamed", "cpu:2", "stream", None),
+    ("two resumed", "cpu:2", "memory", kept_after_one_epoch),  # from the first epoch of "two"
+):
     os.environ["CATDOG_TRAIN_DEVICES"] = devices
     job = options(epochs=2, data_mode=mode)
     catalogue, fetch, _ = shard_source(pixels, paths, 15)
-    limits = {"memory_budget_bytes": 10**9, "window_bytes": 15 * 8 * 8 * 3}
-    metrics = train_and_evaluate(catalogue, fetch, job, sys.argv[1], limits=limits)
-    chosen = ("test_accuracy", "test_images", "train_devices", "steps_per_execution",
-              "jit_compile", "backend")
-    runs[f"{devices} {mode}"] = {name: metrics[name] for name in chosen}
-    runs[f"{devices} {mode}"]["copies"] = copies_of_a_variable(job)
+    metrics = train_and_evaluate(
+        catalogue, fetch, job, sys.argv[1], checkpoints=checkpoints, limits=limits
+    )
+    runs[name] = {field: metrics[field] for field in chosen} | {"copies": copies_of_a_variable(job)}
 print(json.dumps(runs))
 """
 
@@ -77,10 +84,10 @@ def test_two_devices_train_data_parallel_and_learn_as_well_as_one(
     if backend == "jax":
         pytest.importorskip("jax", reason="JAX is not installed (requirements-dev.txt has it)")
     runs = train_on_two_cpu_devices(backend, tmp_path)
-    one = runs["cpu:1 memory"]
+    one = runs["one"]
     assert one["train_devices"]["count"] == 1 and one["train_devices"]["strategy"] == "single"
     assert one["copies"] == 1 and one["steps_per_execution"] == 4
-    for name in ("cpu:2 memory", "cpu:2 stream"):
+    for name in ("two", "two streamed", "two resumed"):
         two = runs[name]
         assert two["backend"] == backend
         assert two["train_devices"]["count"] == 2 and two["train_devices"]["strategy"] == strategy
@@ -90,7 +97,7 @@ def test_two_devices_train_data_parallel_and_learn_as_well_as_one(
         assert two["steps_per_execution"] == steps
         assert two["test_images"] == one["test_images"]
         # Separable colours: both learn them; the split of batches changes only the noise.
-        assert (
-            two["test_accuracy"] >= 0.9 and abs(two["test_accuracy"] - one["test_accuracy"]) <= 0.1
-        )
-    assert runs["cpu:2 memory"]["jit_compile"] is (backend == "jax")
+        assert two["test_accuracy"] >= 0.9
+        assert abs(two["test_accuracy"] - one["test_accuracy"]) <= 0.1
+    assert runs["two resumed"]["resumed_from_epoch"] == 1
+    assert runs["two"]["jit_compile"] is (backend == "jax")

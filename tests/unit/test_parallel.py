@@ -1,5 +1,9 @@
 """Choosing the devices a job trains on, and batches that split evenly across them."""
 
+import contextlib
+import sys
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -11,6 +15,7 @@ from training.parallel import (
     pad_batch,
     pad_fit_arguments,
     pad_part,
+    place,
 )
 
 GPUS = ["gpu:0", "gpu:1", "gpu:2"]
@@ -113,3 +118,12 @@ def test_streamed_fit_arguments_are_padded_batch_by_batch():
     assert [len(pixels) for pixels, _ in padded["x"]] == [4, 4]
     assert len(padded["validation_data"]) == 2
     assert [len(padded["validation_data"][index][0]) for index in range(2)] == [4, 4]
+
+
+def test_torch_trains_on_one_device_and_says_so(monkeypatch):
+    no_gpu = SimpleNamespace(cuda=SimpleNamespace(is_available=lambda: False))
+    monkeypatch.setitem(sys.modules, "torch", no_gpu)
+    placement = place("torch", ("gpu", 2), False, contextlib.nullcontext)
+    described = placement.describe()
+    assert described["names"] == ["cpu"] and described["strategy"] == "single"
+    assert "one device" in described["note"] and placement.replicas == 1
