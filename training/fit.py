@@ -18,13 +18,12 @@ from training.devices import (
     backend_name,
     describe_device,
     device_scope,
-    has_gpu,
     peak_rss_bytes,
 )
 from training.evaluation import confusion_matrix, evaluate
 from training.execution import plan_execution
 from training.feeds import MemoryFeed, StreamFeed
-from training.models import compile_model, make_model, make_optimizer
+from training.job_model import mixed_precision_in_use, new_model, one_device_copy
 from training.outputs import best_epoch, held_out_digest, history_per_epoch, save_model
 from training.parallel import pad_fit_arguments
 
@@ -140,12 +139,12 @@ def default_limits() -> dict:
 def _fit_and_evaluate(
     feed, image_shape, parts, options, output_dir, on_progress, checkpoints, weights, plan
 ):
-    """Train on the plan's devices; evaluate and save on one (see ``_one_device_model``)."""
+    """Train on the plan's devices; evaluate and save on one (see ``one_device_copy``)."""
     validation = parts.get("validation", parts["test"])
     resumed = checkpoints.load() if checkpoints is not None else None
 
     def build():  # the job's model afresh: to train, or for a checkpoint's variables
-        return _new_model(options, image_shape, parts, weights, plan)[0]
+        return new_model(options, image_shape, parts, weights, plan)[0]
 
     with plan.placement.scope():
         if resumed is not None:
@@ -158,7 +157,7 @@ def _fit_and_evaluate(
         )
         train_seconds = time.perf_counter() - started
     if plan.placement.replicas > 1:
-        model = _one_device_model(model, options, image_shape, parts, plan)
+        model = one_device_copy(model, options, image_shape, parts, plan)
 
     with device_scope(options.device):
         metrics, evaluate_seconds, save_seconds = _evaluate_and_save(
@@ -200,14 +199,6 @@ def _fit_and_evaluate(
     return metrics
 
 
-def mixed_precision_in_use(options, gpu_present: bool | None = None) -> bool:
-    """Asked for, and possible: float16 compute pays off on GPUs only."""
-    if gpu_present is None:
-        gpu_present = has_gpu()
-    wanted = options.mixed_precision and options.model != "mlp"
-    return bool(wanted and options.device != "cpu" and gpu_present)
-
-
 def _fit(model, feed, options, plan, checkpoints, on_progress, first_epoch, earlier_history):
     # The checkpoint first: an epoch reported as done is an epoch that can be resumed.
     callbacks = [] if checkpoints is None else [CheckpointCallback(checkpoints, earlier_history)]
@@ -235,36 +226,6 @@ def _evaluate_and_save(model, feed, options, output_dir):
     started = time.perf_counter()
     save_model(model, output_dir, options)
     return metrics, evaluate_seconds, time.perf_counter() - started
-
-
-def _one_device_model(trained, options, image_shape, parts, plan):
-    """The trained weights in the same model built on one device, to evaluate and save.
-
-    Keras's data-parallel models split every batch across their devices: an
-    odd-sized held-out batch would fail, and on TensorFlow's mirrored strategy
-    ``predict_on_batch`` returns each replica's copy of the batch. A one-device
-    model evaluates any batch and loads anywhere (without the optimizer's
-    state, which only the checkpoints need).
-    """
-    with device_scope(options.device):
-        model = _new_model(options, image_shape, parts, None, plan)[0]
-        model.set_weights(trained.get_weights())
-    return model
-
-
-def _new_model(options, input_shape, parts, weights, plan):
-    classes = len(options.labels)
-    steps_per_epoch = -(-len(parts["train"]) // options.batch_size)
-    total_steps = steps_per_epoch * options.epochs
-    model = make_model(
-        options.model, input_shape, classes, mixed_precision_in_use(options), weights,
-        options.fine_tune, total_steps,
-    )  # fmt: skip
-    optimizer = make_optimizer(
-        options.optimizer, options.learning_rate, options.schedule, total_steps
-    )
-    compile_model(model, optimizer, classes, plan.jit_compile, plan.steps_per_execution)
-    return model, 0, []
 
 
 def split_parts(paths, label_indices, options) -> dict:
