@@ -68,8 +68,9 @@ def plan_execution(options, train_images: int) -> ExecutionPlan:
     forced_cpu = options.device == "cpu"
     on_gpu = has_gpu() and not forced_cpu
     placement = place(
-        backend, settings.train_devices(), forced_cpu, lambda: device_scope(options.device)
-    )
+        backend, settings.train_devices(), forced_cpu, lambda: device_scope(options.device),
+        options.batch_size,
+    )  # fmt: skip
     check_batch_size(options.batch_size, placement.replicas)
     steps_per_epoch = -(-train_images // options.batch_size)
     steps = steps_per_execution_for(

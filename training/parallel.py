@@ -75,17 +75,29 @@ def check_batch_size(batch_size: int, replicas: int) -> None:
         )
 
 
-def place(backend: str, request, forced_cpu: bool, single_scope) -> Placement:
+def devices_for_batch(devices: list[str], batch_size: int) -> list[str]:
+    """As many of ``devices`` as the batch splits evenly across: ``auto`` never fails on
+    a batch size (128 on 3 GPUs trains on 2); a count that was asked for is checked instead."""
+    count = max(n for n in range(1, len(devices) + 1) if batch_size % n == 0)
+    return devices[:count]
+
+
+def place(backend: str, request, forced_cpu: bool, single_scope, batch_size: int) -> Placement:
     """Where a job trains; ``single_scope()`` is the one-device scope (``--device``)."""
     if backend == "torch":
         return Placement(_torch_devices(forced_cpu), note=TORCH_NOTE, make_scope=single_scope)
     gpus, cpus = available_devices(backend)
-    devices = choose_devices(request, gpus, cpus, forced_cpu)
+    seen = choose_devices(request, gpus, cpus, forced_cpu)
+    devices = devices_for_batch(seen, batch_size) if request[0] == "auto" else seen
+    note = None
+    if len(devices) < len(seen):
+        note = (
+            f"--batch-size {batch_size} splits evenly across {len(devices)} of {len(seen)} devices"
+        )
     if len(devices) == 1:
-        return Placement(devices, make_scope=single_scope)
-    if backend == "jax":
-        return Placement(devices, STRATEGIES[backend], make_scope=_jax_scope(devices))
-    return Placement(devices, STRATEGIES[backend], make_scope=_tensorflow_scope(devices))
+        return Placement(devices, note=note, make_scope=single_scope)
+    scope = _jax_scope(devices) if backend == "jax" else _tensorflow_scope(devices)
+    return Placement(devices, STRATEGIES[backend], note, make_scope=scope)
 
 
 def available_devices(backend: str) -> tuple[list[str], list[str]]:

@@ -12,6 +12,7 @@ from training.parallel import (
     Placement,
     check_batch_size,
     choose_devices,
+    devices_for_batch,
     pad_batch,
     pad_fit_arguments,
     pad_part,
@@ -62,6 +63,13 @@ def test_the_batch_must_split_evenly_across_replicas():
     check_batch_size(32, 2)
     with pytest.raises(ValueError, match=r"--batch-size 32 does not split evenly across 3.*33"):
         check_batch_size(32, 3)
+
+
+def test_auto_trains_on_as_many_devices_as_the_batch_splits_evenly_across():
+    assert devices_for_batch(GPUS, 128) == ["gpu:0", "gpu:1"]
+    assert devices_for_batch(GPUS, 96) == GPUS
+    assert devices_for_batch(GPUS, 7) == ["gpu:0"]
+    assert devices_for_batch(["cpu:0"], 7) == ["cpu:0"]
 
 
 def test_a_placement_describes_what_trained():
@@ -123,7 +131,19 @@ def test_streamed_fit_arguments_are_padded_batch_by_batch():
 def test_torch_trains_on_one_device_and_says_so(monkeypatch):
     no_gpu = SimpleNamespace(cuda=SimpleNamespace(is_available=lambda: False))
     monkeypatch.setitem(sys.modules, "torch", no_gpu)
-    placement = place("torch", ("gpu", 2), False, contextlib.nullcontext)
+    placement = place("torch", ("gpu", 2), False, contextlib.nullcontext, 128)
     described = placement.describe()
     assert described["names"] == ["cpu"] and described["strategy"] == "single"
     assert "one device" in described["note"] and placement.replicas == 1
+
+
+def test_auto_on_three_gpus_with_a_batch_of_128_trains_on_two_and_says_why(monkeypatch):
+    from training import parallel
+
+    monkeypatch.setattr(parallel, "available_devices", lambda backend: (GPUS, CPUS))
+    monkeypatch.setattr(parallel, "_tensorflow_scope", lambda devices: contextlib.nullcontext)
+    placement = place("tensorflow", ("auto", None), False, contextlib.nullcontext, 128)
+    assert placement.devices == GPUS[:2] and placement.strategy == "mirrored"
+    assert placement.replicas == 2 and "across 2 of 3 devices" in placement.note
+    asked = place("tensorflow", ("gpu", 3), False, contextlib.nullcontext, 128)
+    assert asked.devices == GPUS and asked.note is None  # checked, and refused, by the plan
