@@ -27,6 +27,7 @@ TABLE = {
     "failover": ("failover.failover", 1, 10),
     "epochs": ("epochs_bench.epochs", 1, 5),
     "backends": ("backends_bench.backends", 1, 3),
+    "steps": ("steps_bench.steps", 3, 3),
 }
 BENCHMARKS = tuple(TABLE)
 FUNCTIONS = {name: function for name, (function, _, _) in TABLE.items()}
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit",
         type=int,
         help="decode: time only this many Kaggle images, evenly spread (default: all);"
-        " epochs, backends: images a run (default 7500)",
+        " epochs, backends: images a run (default 7500); steps: (default 1024)",
     )
     return parser
 

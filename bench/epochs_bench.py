@@ -43,7 +43,10 @@ def accelerator() -> str:
     return "unknown"
 
 
-def epoch_seconds(model_name, image_size, optimizer_name, schedule, mixed, epochs, images):
+def epoch_seconds(
+    model_name, image_size, optimizer_name, schedule, mixed, epochs, images, jit_compile="auto",
+    steps_per_execution=1,
+):  # fmt: skip
     """Seconds of each timed epoch, after one untimed epoch that compiles."""
     import keras
     import numpy as np
@@ -57,7 +60,8 @@ def epoch_seconds(model_name, image_size, optimizer_name, schedule, mixed, epoch
     targets = keras.utils.to_categorical(np.arange(images) % 2, 2)
     steps = -(-images // BATCH_SIZE) * (epochs + 1)
     model = make_model(model_name, (image_size, image_size, 3), 2, mixed_precision=mixed)
-    compile_model(model, make_optimizer(optimizer_name, None, schedule, steps), 2)
+    optimizer = make_optimizer(optimizer_name, None, schedule, steps)
+    compile_model(model, optimizer, 2, jit_compile, steps_per_execution)
     marks = []
     timer = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda *_: marks.append(time.perf_counter())

@@ -31,6 +31,9 @@ WORKER_FIELDS = {
     "device": str,  # the device that trained: "CPU: <model>" or "GPU: <name>"
     "backend": str,  # Keras's backend that trained: "tensorflow", "jax" or "torch"
     "mixed_precision": bool,  # whether it was used (asked for, and on a GPU)
+    "jit_compile": bool,  # whether the steps ran compiled with XLA (training.execution)
+    "steps_per_execution": int,  # training steps per call into the compiled step
+    "train_devices": dict,  # count, names and strategy of the devices that trained
     "images_used": int,
     "shards_redecoded": int,
     "data_mode": str,  # "memory" or "stream": how training read the shards

@@ -153,6 +153,42 @@ def gpu_memory_limit_mb() -> int | None:
     return _whole_number_from_env("GPU_MEMORY_LIMIT_MB", 1)
 
 
+# Training steps per call into the compiled step on a GPU: one call per step
+# leaves a small model's GPU waiting on Python between steps. On a CPU the
+# step itself dominates, and 8 measured no faster than 1 (BENCHMARKS.md).
+DEFAULT_GPU_STEPS_PER_EXECUTION = 16
+
+
+def steps_per_execution() -> int | None:
+    """``CATDOG_STEPS_PER_EXECUTION``: training steps per call into the compiled step;
+    None (unset): the trainer's default, 1 on a CPU, ``DEFAULT_GPU_STEPS_PER_EXECUTION``
+    on a GPU."""
+    if not os.environ.get("CATDOG_STEPS_PER_EXECUTION"):
+        return None
+    return _whole_number_from_env("CATDOG_STEPS_PER_EXECUTION", 1)
+
+
+def train_devices() -> tuple[str, int | None]:
+    """``CATDOG_TRAIN_DEVICES``: which devices the gpu worker trains on, as
+    ``(kind, count)``: ``("auto", None)``, ``("gpu", N)`` or ``("cpu", N)``."""
+    return parse_train_devices(os.environ.get("CATDOG_TRAIN_DEVICES", ""))
+
+
+def parse_train_devices(text: str) -> tuple[str, int | None]:
+    """``auto`` (or empty): every GPU when there are several, else one device; ``N``:
+    the first N GPUs; ``cpu:N``: N CPU devices (those a backend was told to simulate)."""
+    text = text.strip().lower()
+    if text in ("", "auto"):
+        return "auto", None
+    kind, _, count = text.rpartition(":")
+    if kind in ("", "gpu", "cpu") and count.isdigit() and int(count) >= 1:
+        return kind or "gpu", int(count)
+    raise SettingError(
+        "CATDOG_TRAIN_DEVICES must be `auto`, a number of GPUs such as `2`, or `cpu:N`"
+        f" for N CPU devices; received {text!r}"
+    )
+
+
 def shard_max_bytes() -> int:
     """``CATDOG_SHARD_MAX_BYTES``: a shard's pixels stay under this (as well as --shard-size)."""
     return _whole_number_from_env("CATDOG_SHARD_MAX_BYTES", 64_000_000)

@@ -139,7 +139,9 @@ class ProgressCallback(keras.callbacks.Callback):
             {
                 "epoch": self.epoch,
                 "epochs": self.epochs,
-                "fraction": (batch + 1) / max(steps, 1),
+                # With several steps a call, Keras names a call's last step as if
+                # the call were whole: an epoch's short last call overshoots.
+                "fraction": min(1.0, (batch + 1) / max(steps, 1)),
                 "completed": self.completed,
             }
             | _floats(logs)

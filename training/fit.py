@@ -18,13 +18,14 @@ from catdog_queue.training.devices import (
     backend_name,
     describe_device,
     device_scope,
-    has_gpu,
     peak_rss_bytes,
 )
 from catdog_queue.training.evaluation import confusion_matrix, evaluate
+from catdog_queue.training.execution import plan_execution
 from catdog_queue.training.feeds import MemoryFeed, StreamFeed
-from catdog_queue.training.models import compile_model, make_model, make_optimizer
+from catdog_queue.training.job_model import mixed_precision_in_use, new_model, one_device_copy
 from catdog_queue.training.outputs import best_epoch, held_out_digest, history_per_epoch, save_model
+from catdog_queue.training.parallel import pad_fit_arguments
 
 __all__ = [
     "best_epoch",
@@ -85,11 +86,11 @@ def train_and_evaluate(
     load_seconds = time.perf_counter() - started
 
     keras.utils.set_random_seed(options.seed)
-    with device_scope(options.device):
-        metrics = _fit_and_evaluate(
-            feed, catalogue.image_shape, parts, options, output_dir, on_progress, checkpoints,
-            weights,
-        )  # fmt: skip
+    plan = plan_execution(options, len(parts["train"]))
+    metrics = _fit_and_evaluate(
+        feed, catalogue.image_shape, parts, options, output_dir, on_progress, checkpoints,
+        weights, plan,
+    )  # fmt: skip
     metrics["device"] = describe_device(options.device)
     metrics["backend"] = backend_name()
     metrics["timings"] |= input_wait(feed, metrics["timings"]["train_s"])
@@ -136,45 +137,32 @@ def default_limits() -> dict:
 
 
 def _fit_and_evaluate(
-    feed, image_shape, parts, options, output_dir, on_progress, checkpoints, weights
+    feed, image_shape, parts, options, output_dir, on_progress, checkpoints, weights, plan
 ):
+    """Train on the plan's devices; evaluate and save on one (see ``one_device_copy``)."""
     validation = parts.get("validation", parts["test"])
     resumed = checkpoints.load() if checkpoints is not None else None
-    if resumed is not None:
 
-        def build():  # the same model afresh, for the checkpoint's variables
-            return _new_model(options, image_shape, parts, weights)[0]
+    def build():  # the job's model afresh: to train, or for a checkpoint's variables
+        return new_model(options, image_shape, parts, weights, plan)[0]
 
-        model, first_epoch, earlier_history = restore(resumed, build)
-    else:
-        model, first_epoch, earlier_history = _new_model(options, image_shape, parts, weights)
-
-    # The checkpoint first: an epoch reported as done is an epoch that can be resumed.
-    callbacks = [] if checkpoints is None else [CheckpointCallback(checkpoints, earlier_history)]
-    callbacks.append(ProgressCallback(options.epochs, on_progress))
-    if options.patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=options.patience, restore_best_weights=True
-            )
+    with plan.placement.scope():
+        if resumed is not None:
+            model, first_epoch, earlier_history = restore(resumed, build)
+        else:
+            model, first_epoch, earlier_history = build(), 0, []
+        started = time.perf_counter()
+        history = _fit(
+            model, feed, options, plan, checkpoints, on_progress, first_epoch, earlier_history
         )
-    started = time.perf_counter()
-    history = model.fit(
-        **feed.fit_arguments(first_epoch, options.epochs),
-        initial_epoch=first_epoch,
-        epochs=options.epochs,
-        callbacks=callbacks,
-        verbose=0,
-    )
-    train_seconds = time.perf_counter() - started
+        train_seconds = time.perf_counter() - started
+    if plan.placement.replicas > 1:
+        model = one_device_copy(model, options, image_shape, parts, plan)
 
-    started = time.perf_counter()
-    metrics = evaluate(model, feed, options.batch_size, len(options.labels), options.tta)
-    evaluate_seconds = time.perf_counter() - started
-
-    started = time.perf_counter()
-    save_model(model, output_dir, options)
-    save_seconds = time.perf_counter() - started
+    with device_scope(options.device):
+        metrics, evaluate_seconds, save_seconds = _evaluate_and_save(
+            model, feed, options, output_dir
+        )
     per_epoch = earlier_history + history_per_epoch(history.history)
     training_mode_accuracy = per_epoch[-1].get("accuracy") if per_epoch else None
     warnings = collapse_warnings(
@@ -198,6 +186,9 @@ def _fit_and_evaluate(
             "best_epoch": best_epoch(per_epoch),
             "resumed_from_epoch": first_epoch if resumed is not None else None,
             "mixed_precision": mixed_precision_in_use(options),
+            "jit_compile": bool(model.jit_compile),
+            "steps_per_execution": plan.steps_per_execution,
+            "train_devices": plan.placement.describe(),
             "timings": {
                 "train_s": train_seconds,
                 "evaluate_s": evaluate_seconds,
@@ -208,27 +199,33 @@ def _fit_and_evaluate(
     return metrics
 
 
-def mixed_precision_in_use(options, gpu_present: bool | None = None) -> bool:
-    """Asked for, and possible: float16 compute pays off on GPUs only."""
-    if gpu_present is None:
-        gpu_present = has_gpu()
-    wanted = options.mixed_precision and options.model != "mlp"
-    return bool(wanted and options.device != "cpu" and gpu_present)
-
-
-def _new_model(options, input_shape, parts, weights=None):
-    classes = len(options.labels)
-    steps_per_epoch = -(-len(parts["train"]) // options.batch_size)
-    total_steps = steps_per_epoch * options.epochs
-    model = make_model(
-        options.model, input_shape, classes, mixed_precision_in_use(options), weights,
-        options.fine_tune, total_steps,
-    )  # fmt: skip
-    optimizer = make_optimizer(
-        options.optimizer, options.learning_rate, options.schedule, total_steps
+def _fit(model, feed, options, plan, checkpoints, on_progress, first_epoch, earlier_history):
+    # The checkpoint first: an epoch reported as done is an epoch that can be resumed.
+    callbacks = [] if checkpoints is None else [CheckpointCallback(checkpoints, earlier_history)]
+    callbacks.append(ProgressCallback(options.epochs, on_progress))
+    if options.patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=options.patience, restore_best_weights=True
+            )
+        )
+    arguments = feed.fit_arguments(first_epoch, options.epochs)
+    return model.fit(
+        **pad_fit_arguments(arguments, plan.placement.replicas),
+        initial_epoch=first_epoch,
+        epochs=options.epochs,
+        callbacks=callbacks,
+        verbose=0,
     )
-    compile_model(model, optimizer, classes)
-    return model, 0, []
+
+
+def _evaluate_and_save(model, feed, options, output_dir):
+    started = time.perf_counter()
+    metrics = evaluate(model, feed, options.batch_size, len(options.labels), options.tta)
+    evaluate_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    save_model(model, output_dir, options)
+    return metrics, evaluate_seconds, time.perf_counter() - started
 
 
 def split_parts(paths, label_indices, options) -> dict:

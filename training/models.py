@@ -158,12 +158,19 @@ def make_optimizer(
     return classes[name](learning_rate=learning_rate)
 
 
-def compile_model(model, optimizer, num_classes: int) -> None:
+def compile_model(
+    model, optimizer, num_classes: int, jit_compile="auto", steps_per_execution: int = 1
+) -> None:
     """Binary cross-entropy on one-hot targets for two labels (as the tutorial),
-    categorical cross-entropy for more."""
+    categorical cross-entropy for more. ``jit_compile`` and ``steps_per_execution``:
+    see ``training.execution``; Keras turns XLA off itself for a model that cannot
+    take it, so ``model.jit_compile`` afterwards says what runs."""
     import keras
 
     loss = "binary_crossentropy" if num_classes == 2 else "categorical_crossentropy"
     # Explicit, so Keras does not pick binary accuracy for the binary loss.
     metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.compile(
+        optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
+    )  # fmt: skip

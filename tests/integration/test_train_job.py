@@ -35,6 +35,8 @@ def test_separable_images_train_to_high_accuracy_with_all_artifacts(submit_to_cl
     assert metrics["shards"]["count"] == math.ceil(80 / 15)
     assert metrics["shards"]["bytes"] >= 80 * 8 * 8 * 3
     assert metrics["device"].startswith(("CPU", "GPU"))
+    assert metrics["train_devices"]["count"] >= 1 and metrics["steps_per_execution"] >= 1
+    assert isinstance(metrics["jit_compile"], bool)
     assert metrics["warnings"] == [] and "WARNING" not in process.stdout
     for phase in ("list_s", "decode_s", "assemble_s", "train_s", "evaluate_s", "total_s"):
         assert metrics["timings"][phase] >= 0

@@ -201,7 +201,7 @@ def test_bench_all_gives_every_training_benchmark_a_number_of_epochs():
     assert epochs == {
         "decode": None, "fanout": None, "overhead": 10, "cache": None, "memory": None,
         "train": 10, "predict": None, "scale": 2, "recovery": 10, "failover": 10, "epochs": 5,
-        "backends": 3,
+        "backends": 3, "steps": 3,
     }  # fmt: skip
     assert arguments_for("recovery", args).repeats == 1
     assert args.epochs is None and args.repeats is None  # each benchmark gets its own copy

@@ -23,7 +23,8 @@ def worker_metrics(**changes) -> dict:
         "test_set_sha256": "0" * 64, "validation": {"images": 8, "source": "held-out"},
         "history": [{"loss": 0.5}], "epochs_run": 1, "best_epoch": 1,
         "resumed_from_epoch": None, "device": "CPU: x", "backend": "tensorflow",
-        "mixed_precision": False,
+        "mixed_precision": False, "jit_compile": False, "steps_per_execution": 1,
+        "train_devices": {"count": 1, "names": ["cpu:0"], "strategy": "single", "note": None},
         "images_used": 32, "shards_redecoded": 0, "data_mode": "memory",
         "data_feed": {"reason": "fits"}, "peak_rss_bytes": 10**8, "timings": {"train_s": 1.0},
     }  # fmt: skip
