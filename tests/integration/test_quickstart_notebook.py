@@ -15,6 +15,8 @@ pytestmark = pytest.mark.integration
 
 NOTEBOOK = REPOSITORY_ROOT / "docs" / "quickstart.ipynb"
 KERNEL_NAME = "catdog-queue-tests"
+WIDGET = "application/vnd.jupyter.widget-view+json"
+PREDICTIONS_CELL = 11  # the cell that shows job.predictions
 
 
 def install_kernel_spec(folder) -> None:
@@ -54,3 +56,11 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     assert not [output for output in outputs if output.get("output_type") == "error"]
     printed = "".join(output.get("text", "") for output in outputs)
     assert "held-out accuracy" in printed
+    # requirements-dev.txt has ipywidgets and pandas, as a notebook user's environment would:
+    # progress drawn as widgets, not as lines; predictions shown as a DataFrame's table.
+    shown = [output.get("data", {}) for output in outputs]
+    assert any(WIDGET in data for data in shown), "no progress widget was drawn"
+    predictions = notebook.cells[PREDICTIONS_CELL]
+    assert "predictions = job.predictions" in predictions.source
+    html = "".join(output.get("data", {}).get("text/html", "") for output in predictions.outputs)
+    assert "<table" in html and "label" in html, predictions.outputs
