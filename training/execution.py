@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from catdog_queue.shared.settings import DEFAULT_GPU_STEPS_PER_EXECUTION
 
 
+def steps_per_epoch(images: int, batch_size: int) -> int:
+    """Batches in an epoch, the last one possibly short."""
+    return -(-images // batch_size)
+
+
 def jit_compile_for(backend: str, on_gpu: bool) -> bool:
     """XLA where it pays: always on JAX (every step is ``jax.jit``-ed anyway), on a GPU
     with TensorFlow, never on PyTorch (``torch.compile``: minutes of compiling, experimental
@@ -72,8 +77,8 @@ def plan_execution(options, train_images: int) -> ExecutionPlan:
         options.batch_size,
     )  # fmt: skip
     check_batch_size(options.batch_size, placement.replicas)
-    steps_per_epoch = -(-train_images // options.batch_size)
     steps = steps_per_execution_for(
-        settings.steps_per_execution(), backend, placement.strategy, steps_per_epoch, on_gpu
-    )
+        settings.steps_per_execution(), backend, placement.strategy,
+        steps_per_epoch(train_images, options.batch_size), on_gpu,
+    )  # fmt: skip
     return ExecutionPlan(placement, jit_compile_for(backend, on_gpu), steps)

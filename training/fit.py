@@ -144,7 +144,7 @@ def _fit_and_evaluate(
     resumed = checkpoints.load() if checkpoints is not None else None
 
     def build():  # the job's model afresh: to train, or for a checkpoint's variables
-        return new_model(options, image_shape, parts, weights, plan)[0]
+        return new_model(options, image_shape, parts, weights, plan)
 
     with plan.placement.scope():
         if resumed is not None:

@@ -4,6 +4,7 @@ Its builders import Keras when called: only the GPU worker calls them.
 """
 
 from catdog_queue.training.devices import device_scope, has_gpu
+from catdog_queue.training.execution import steps_per_epoch
 from catdog_queue.training.models import compile_model, make_model, make_optimizer
 
 
@@ -25,15 +26,15 @@ def one_device_copy(trained, options, image_shape, parts, plan):
     state, which only the checkpoints need).
     """
     with device_scope(options.device):
-        model = new_model(options, image_shape, parts, None, plan)[0]
+        model = new_model(options, image_shape, parts, None, plan)
         model.set_weights(trained.get_weights())
     return model
 
 
 def new_model(options, input_shape, parts, weights, plan):
+    """The job's model, compiled for ``plan``, its schedules sized to the whole run."""
     classes = len(options.labels)
-    steps_per_epoch = -(-len(parts["train"]) // options.batch_size)
-    total_steps = steps_per_epoch * options.epochs
+    total_steps = steps_per_epoch(len(parts["train"]), options.batch_size) * options.epochs
     model = make_model(
         options.model, input_shape, classes, mixed_precision_in_use(options), weights,
         options.fine_tune, total_steps,
@@ -42,4 +43,4 @@ def new_model(options, input_shape, parts, weights, plan):
         options.optimizer, options.learning_rate, options.schedule, total_steps
     )
     compile_model(model, optimizer, classes, plan.jit_compile, plan.steps_per_execution)
-    return model, 0, []
+    return model

@@ -8,7 +8,6 @@ embedded cluster, without loading either.
 """
 
 import json
-import os
 import site
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import pytest
 
 from catdog_queue.client.local_cluster import REPOSITORY_ROOT
 from tests.images import make_separable_images
+from tests.integration.conftest import clean_environment
 
 pytestmark = pytest.mark.integration
 
@@ -142,12 +142,9 @@ def user_project(folder: Path) -> Path:
 def test_the_installed_command_trains_beside_a_users_own_shared_package(installed, tmp_path):
     project = user_project(tmp_path / "project")
     make_separable_images(project / "images", per_label=12, side=16)
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("PYTHONPATH", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
-        and name != "CATDOG_STORE_URL"
-    }
+    # No cluster named, and no PYTHONPATH that could lead back to the checkout.
+    environment = clean_environment()
+    environment.pop("PYTHONPATH", None)
     where = subprocess.run(
         [installed / "python", "-c", "import catdog_queue.shared.options as o; print(o.__file__)"],
         cwd=project, env=environment, capture_output=True, text=True, timeout=60,
