@@ -1,19 +1,22 @@
-"""``python -m bench backends``: the same epochs on TensorFlow and on JAX, side by side.
+"""``python -m bench backends``: the same epochs on TensorFlow, JAX and PyTorch, side by side.
 
 Each measurement is a child process (``bench.backend_child``) with ``KERAS_BACKEND``
-set, run interleaved (TensorFlow, JAX, TensorFlow, JAX ...) so that others' load on
-shared cores falls on both alike; the figures are medians. Prints a Markdown table of
+set, run interleaved (TensorFlow, JAX, PyTorch, TensorFlow ...) so that others' load on
+shared cores falls on all alike; the figures are medians. Prints a Markdown table of
 backend x device x model: images/s of a timed epoch and the share of it spent waiting
-for input, then JAX's epoch time over TensorFlow's for each model.
+for input, then each other backend's epoch time over TensorFlow's for each model. A
+backend that is not installed is left out, saying so.
 """
 
+import importlib.util
 import statistics
 import sys
 
 from bench.epochs_bench import IMAGES, VARIANTS
 from bench.procs import run_json
 
-BACKENDS = ("tensorflow", "jax")
+BACKENDS = ("tensorflow", "jax", "torch")
+NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 
 
 def child_arguments(model_name: str, images: int, epochs: int) -> list[str]:
@@ -49,14 +52,22 @@ def ratios(rows: list[dict], slower: str = "jax", reference: str = "tensorflow")
     }
 
 
+def installed_backends(find_spec=importlib.util.find_spec) -> list[str]:
+    present = [backend for backend in BACKENDS if find_spec(backend) is not None]
+    for backend in sorted(set(BACKENDS) - set(present)):
+        print(f"{backend} is not installed: left out", file=sys.stderr)
+    return present
+
+
 def backends(args) -> int:
     import os
 
     images, epochs = args.limit or IMAGES, args.epochs or 3
+    present = installed_backends()
     results = []
     for repeat in range(args.repeats):
         for model_name, *_ in VARIANTS:
-            for backend in BACKENDS:
+            for backend in present:
                 print(f"repeat {repeat + 1}: {model_name} on {backend}", file=sys.stderr)
                 environment = os.environ | {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
                 arguments = child_arguments(model_name, images, epochs)  # run_timed adds python
@@ -71,6 +82,7 @@ def backends(args) -> int:
         shown = "n/a" if wait is None else f"{wait:.1%}"
         print(f"| {row['backend']} | {row['device']} | {row['model']} | {row['px']} |"
               f" {row['epoch_s']:.2f} | {row['images_per_s']:,.0f} | {shown} |")  # fmt: skip
-    for model, ratio in ratios(rows).items():
-        print(f"{model}: JAX epoch / TensorFlow epoch = {ratio:.2f}")
+    for backend in present[1:] if present[:1] == ["tensorflow"] else []:
+        for model, ratio in ratios(rows, slower=backend).items():
+            print(f"{model}: {NAMES[backend]} epoch / TensorFlow epoch = {ratio:.2f}")
     return 0

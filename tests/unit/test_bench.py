@@ -298,3 +298,13 @@ def test_backends_rows_take_medians_per_backend_and_model_and_jax_over_tensorflo
     assert by_backend["tensorflow"]["images_per_s"] == 500.0
     assert by_backend["jax"]["input_wait_share"] is None
     assert ratios(rows) == {"mlp": 2.25 / 2.0}
+    assert ratios(rows, slower="torch") == {}  # no PyTorch row, no ratio
+
+
+def test_backends_leave_out_a_backend_that_is_not_installed(capsys):
+    from bench.backends_bench import installed_backends
+
+    present = {"tensorflow", "torch"}
+    found = installed_backends(lambda name: object() if name in present else None)
+    assert found == ["tensorflow", "torch"]
+    assert "jax is not installed: left out" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 Keras fixes its backend when it is first imported, so the other backend runs
 in a child process (``KERAS_BACKEND`` set there): TensorFlow's model is read
-back on JAX, and the other way round when these tests run on JAX.
+back on JAX and on PyTorch, and the others' on TensorFlow when these tests run there.
 """
 
 import json
@@ -28,10 +28,10 @@ print(json.dumps({"backend": keras.backend.backend()}))
 """
 
 
-def other_backend() -> str:
+def other_backends() -> list[str]:
     import keras
 
-    return "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    return [name for name in ("tensorflow", "jax", "torch") if name != keras.backend.backend()]
 
 
 def predict_on(backend: str, model_path: Path, pixels_path: Path, tmp_path: Path):
@@ -47,9 +47,13 @@ def predict_on(backend: str, model_path: Path, pixels_path: Path, tmp_path: Path
     return reported["backend"], np.load(output)
 
 
+@pytest.mark.parametrize("other", [0, 1])
 @pytest.mark.parametrize("model_name", ["mlp", "cnn"])
-def test_a_model_trained_here_predicts_the_same_on_the_other_backend(model_name, tmp_path):
+def test_a_model_trained_here_predicts_the_same_on_the_other_backends(model_name, other, tmp_path):
     import keras
+
+    backend = other_backends()[other]
+    pytest.importorskip(backend, reason=f"{backend} is not installed (requirements-dev.txt has it)")
 
     from catdog_queue.training.models import compile_model, make_model, make_optimizer
     from catdog_queue.training.prediction import predict_batch
@@ -64,9 +68,9 @@ def test_a_model_trained_here_predicts_the_same_on_the_other_backend(model_name,
     np.save(tmp_path / "pixels.npy", pixels)
     here = predict_batch(model, pixels, "flip")
 
-    backend, there = predict_on(
-        other_backend(), tmp_path / "model.keras", tmp_path / "pixels.npy", tmp_path
+    reported, there = predict_on(
+        backend, tmp_path / "model.keras", tmp_path / "pixels.npy", tmp_path
     )
-    assert backend == other_backend()
+    assert reported == backend
     np.testing.assert_allclose(there, here, rtol=1e-4, atol=1e-5)
     assert (there.argmax(axis=1) == here.argmax(axis=1)).all()

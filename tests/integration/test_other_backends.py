@@ -1,6 +1,6 @@
-"""The jobs on a gpu worker that runs Keras on JAX: a standing cluster started with
-``submit.py cluster --backend jax``, real Redis and Celery workers, small MLP and CNN
-train and predict jobs, and the backend each job reports."""
+"""The jobs on a gpu worker that runs Keras on JAX or on PyTorch: a standing cluster started
+with ``submit.py cluster --backend jax`` (then ``torch``), real Redis and Celery workers, small
+MLP and CNN train and predict jobs, and the backend each job reports."""
 
 import json
 
@@ -12,23 +12,27 @@ from tests.integration.test_standing_cluster import cluster_command, submit
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def jax_cluster(tmp_path_factory):
-    pytest.importorskip("jax", reason="JAX is not installed (requirements-dev.txt has it)")
-    with cluster_command(tmp_path_factory.mktemp("jax"), "--backend", "jax") as running:
-        yield running
+@pytest.fixture(scope="module", params=["jax", "torch"])
+def backend_cluster(request, tmp_path_factory):
+    backend = request.param
+    pytest.importorskip(backend, reason=f"{backend} is not installed (requirements-dev.txt has it)")
+    with cluster_command(tmp_path_factory.mktemp(backend), "--backend", backend) as running:
+        yield backend, running
 
 
 @pytest.mark.parametrize("model_name", ["mlp", "cnn"])
-def test_train_and_predict_on_a_jax_gpu_worker(jax_cluster, model_name, tmp_path):
-    broker, data_root, _ = jax_cluster
+def test_train_and_predict_on_a_gpu_worker_of_another_backend(
+    backend_cluster, model_name, tmp_path
+):
+    backend, (broker, data_root, _) = backend_cluster
     make_separable_images(data_root / "small", per_label=15)
     trained = submit(broker, "train", "--data", data_root / "small", "--model", model_name,
                      "--image-size", 16, "--epochs", 2, "--out", tmp_path / "train")  # fmt: skip
     assert trained.returncode == 0, trained.stderr
     metrics = json.loads((tmp_path / "train" / "metrics.json").read_text())
-    assert metrics["backend"] == "jax"
+    assert metrics["backend"] == backend
     assert metrics["device"].startswith("CPU: ")
+    assert metrics["jit_compile"] is (backend == "jax")  # PyTorch runs eagerly
     assert len(metrics["history"]) == 2 and metrics["train_images"] + metrics["test_images"] == 30
     assert metrics["data_mode"] == "memory" and metrics["timings"]["input_wait_s"] is None
 
