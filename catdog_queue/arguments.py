@@ -1,6 +1,7 @@
 """Keyword arguments of ``train``, ``compare`` and ``predict`` read by the command line's parser.
 
-One declaration of every option, default, choice and check (``client.arguments``):
+One declaration of every option, default, choice and check (``client.arguments``; the
+typed options' in ``shared.option_declarations``):
 ``train(data, epochs=3, image_size=8)`` means ``submit.py train --data DATA
 --epochs 3 --image-size 8``, and gets the same defaults and the same refusals.
 """

@@ -39,3 +39,14 @@ def fraction(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, received {text}")
     return value
+
+
+# The converters shared.option_declarations names: shared/ stays free of argparse.
+CONVERTERS = {
+    "positive_int": positive_int,
+    "image_size": image_size,
+    "seed": seed,
+    "fraction": fraction,
+    "int": int,
+    "float": float,
+}

@@ -1,18 +1,20 @@
-"""The command line's arguments: every command, its options, their checks and defaults."""
+"""The command line's arguments: every command and its options (the typed options built from
+their one declaration in ``shared``, by ``client.training_arguments``)."""
 
 import argparse
-from dataclasses import fields
 
 from catdog_queue.client.argument_types import positive_int, positive_seconds
 from catdog_queue.client.queue_watch import DEFAULT_WAIT_TIMEOUT_S
-from catdog_queue.client.training_arguments import OPTIMIZER_DEFAULTS, add_training_options, add_tta
-from catdog_queue.shared.options import DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, PredictOptions
+from catdog_queue.client.training_arguments import (
+    add_predict_options,
+    add_single_run_options,
+    add_training_options,
+)
+from catdog_queue.shared.option_declarations import RATES
+from catdog_queue.shared.options import MODELS, OPTIMIZERS
 
-RATES = ", ".join(f"{name} {rate}" for name, rate in DEFAULT_LEARNING_RATES.items())
 # Both layouts shared.layout reads.
 DATA_HELP = "folder of labelled images: LABEL.N.jpg files, or one subfolder per label"
-# The default the typed options declare: the command line does not repeat it.
-PREDICT = {field.name: field.default for field in fields(PredictOptions)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,8 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_train(train: argparse.ArgumentParser) -> None:
     train.add_argument("--data", required=True, help=DATA_HELP + " (e.g. Kaggle's train/)")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default: {OPTIMIZER_DEFAULTS}")
-    train.add_argument("--learning-rate", type=float, help=f"default per optimizer: {RATES}")
+    add_single_run_options(train)
     add_training_options(train)
     train.add_argument("--out", help="output folder (default runs/<job id>/)")
     train.add_argument(
@@ -118,8 +119,7 @@ def _add_predict(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("--model", required=True, help="model.keras or model.h5 from `train`")
     predict.add_argument("--data", required=True, help="folder of images (Kaggle's test1/)")
     predict.add_argument("--out", default="predictions.csv", help="CSV to write (id,label)")
-    predict.add_argument("--batch-size", type=positive_int, default=PREDICT["batch_size"])
-    add_tta(predict, "each image's probabilities")
+    add_predict_options(predict)
     _add_job_options(predict)
 
 

@@ -1,109 +1,56 @@
-"""The options every training job takes (train and compare): their defaults and choices are
-those of ``shared.options``, written there once."""
+"""The typed options on the command line (train, compare, predict), built from their one
+declaration: each default is the field's own in ``shared.options``, each help text, choice
+and value check is ``shared.option_declarations``'s; nothing of them is written here."""
 
 import argparse
 from dataclasses import fields
 
-from catdog_queue.client.argument_types import fraction, image_size, positive_int, seed
-from catdog_queue.shared.options import (
-    BACKBONES,
-    DATA_MODES,
-    DEVICES,
-    MAX_IMAGE_SIZE,
-    MODEL_DEFAULTS,
-    MODELS,
-    SCHEDULES,
-    TTA_MODES,
-    TrainingOptions,
+from catdog_queue.client.argument_types import CONVERTERS
+from catdog_queue.shared.option_declarations import (
+    PREDICT_COMMAND_LINE,
+    TRAINING_COMMAND_LINE,
+    CommandLineOption,
 )
+from catdog_queue.shared.options import PredictOptions, TrainingOptions
 
-# The defaults the typed options declare: the command line repeats none of them.
-TRAINING = {field.name: field.default for field in fields(TrainingOptions)}
-
-
-def _per_model(setting: str) -> str:
-    """Each model's default for ``setting``, e.g. ``sgd (mlp), adam (cnn, mobilenet_v2)``."""
-    models_by_value = {}
-    for model, defaults in MODEL_DEFAULTS.items():
-        models_by_value.setdefault(defaults[setting], []).append(model)
-    return ", ".join(f"{value} ({', '.join(models)})" for value, models in models_by_value.items())
+# compare sweeps these as grids of its own (--optimizers, --learning-rates): train takes one each.
+SINGLE_RUN_OPTIONS = ("optimizer", "learning_rate")
 
 
-OPTIMIZER_DEFAULTS = _per_model("optimizer")
-SCHEDULE_DEFAULTS = _per_model("schedule")
+def add_single_run_options(train: argparse.ArgumentParser) -> None:
+    _add_declared(train, TrainingOptions, TRAINING_COMMAND_LINE, SINGLE_RUN_OPTIONS)
 
 
 def add_training_options(command: argparse.ArgumentParser) -> None:
-    defaults = "; ".join(
-        f"{name}: {settings['image_size']} px, {settings['epochs']} epochs"
-        for name, settings in MODEL_DEFAULTS.items()
-    )
-    command.add_argument(
-        "--model", choices=MODELS, default=TRAINING["model"], help=f"defaults {defaults}"
-    )
-    command.add_argument("--epochs", type=positive_int, help="default per model")
-    command.add_argument(
-        "--image-size",
-        type=image_size,
-        help=f"pixels per side, at most {MAX_IMAGE_SIZE}; per model",
-    )
-    command.add_argument("--batch-size", type=positive_int, default=TRAINING["batch_size"])
-    command.add_argument(
-        "--seed", type=seed, default=TRAINING["seed"], help="fixes the split and the weights"
-    )
-    command.add_argument(
-        "--test-size", type=fraction, default=TRAINING["test_size"], help="held-out fraction"
-    )
-    command.add_argument(
-        "--device",
-        choices=DEVICES,
-        default=TRAINING["device"],
-        help="auto: a GPU if the gpu worker has one; cpu: force the CPU",
-    )
-    command.add_argument(
-        "--mixed-precision",
-        action="store_true",
-        help="cnn on a GPU: compute in float16 (ignored on CPUs; metrics say if used)",
-    )
-    command.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        help="learning rate over time: constant or cosine decay to zero; default:"
-        f" {SCHEDULE_DEFAULTS}",
-    )
-    command.add_argument(
-        "--patience",
-        type=positive_int,
-        help="stop after N epochs without a better validation loss (10%% of the training"
-        " images); the best epoch's weights are kept",
-    )
-    command.add_argument(
-        "--data-mode",
-        choices=DATA_MODES,
-        default=TRAINING["data_mode"],
-        help="memory: the gpu worker holds every image; stream: it reads shards from Redis a"
-        " window at a time; auto: memory up to CATDOG_MEMORY_BUDGET_MB of pixels (1024)",
-    )
-    command.add_argument(
-        "--weights",
-        metavar="imagenet|none|PATH",
-        help=f"{', '.join(BACKBONES)}: pretrained ImageNet weights (default; downloaded by the"
-        " gpu worker), random ones, or a .h5 weights file of the backbone without its top",
-    )
-    command.add_argument(
-        "--fine-tune",
-        type=int,
-        metavar="N",
-        help="with a pretrained model: also train its top N layers (batch norm stays frozen);"
-        " default 0, the backbone frozen; the default learning rate is then a tenth",
-    )
-    add_tta(command, "the held-out evaluation's (and --predict's) probabilities")
+    """The options every training job takes, train and compare alike."""
+    names = [name for name in TRAINING_COMMAND_LINE if name not in SINGLE_RUN_OPTIONS]
+    _add_declared(command, TrainingOptions, TRAINING_COMMAND_LINE, names)
 
 
-def add_tta(command: argparse.ArgumentParser, what: str) -> None:
-    command.add_argument(
-        "--tta",
-        choices=TTA_MODES,
-        default=TRAINING["tta"],
-        help=f"test-time augmentation: flip averages {what} with its mirror's (twice the work)",
-    )
+def add_predict_options(predict: argparse.ArgumentParser) -> None:
+    _add_declared(predict, PredictOptions, PREDICT_COMMAND_LINE, list(PREDICT_COMMAND_LINE))
+
+
+def option_flag(name: str) -> str:
+    """``learning_rate`` -> ``--learning-rate``, the reverse of argparse's ``dest``."""
+    return "--" + name.replace("_", "-")
+
+
+def _add_declared(command, options_class, declarations: dict, names) -> None:
+    defaults = {field.name: field.default for field in fields(options_class)}
+    for name in names:
+        keywords = _argparse_keywords(declarations[name], defaults[name])
+        command.add_argument(option_flag(name), **keywords)
+
+
+def _argparse_keywords(declared: CommandLineOption, default) -> dict:
+    # argparse formats help texts with %: a literal one ("10% of") must be doubled.
+    keywords = {"help": declared.help.replace("%", "%%")}
+    if isinstance(default, bool):  # a switch, off unless given
+        return keywords | {"action": "store_true"}
+    return keywords | {
+        "default": None if declared.per_model else default,
+        "choices": declared.choices,
+        "type": CONVERTERS[declared.type] if declared.type else None,
+        "metavar": declared.metavar,
+    }
