@@ -14,6 +14,7 @@ imports this module.
 
 import numpy as np
 
+from catdog_queue.training.fitting_batches import FittingBatches
 from catdog_queue.training.prediction import predict_batch
 
 
@@ -59,14 +60,18 @@ def _probabilities_and_loss(model, tta: str = "none"):
 
 
 def predict_part(step, feed, part: str, batch_size: int, classes: int):
-    """``(probabilities (N, classes), label indices (N,), mean loss)`` of one part."""
+    """``(probabilities (N, classes), label indices (N,), mean loss)`` of one part; a batch
+    the device has no memory for is halved (``training.fitting_batches``)."""
     probabilities, labels, loss_sum = [], [], 0.0
     eye = np.eye(classes, dtype=np.float32)
+    fitting = FittingBatches(batch_size)
     for pixels, label_indices in feed.evaluation_batches(part, batch_size):
-        batch_probabilities, batch_loss = step(pixels, eye[label_indices])
-        probabilities.append(np.asarray(batch_probabilities, dtype=np.float32))
+        for (batch_probabilities, batch_loss), count in fitting.apply(
+            step, pixels, eye[label_indices]
+        ):
+            probabilities.append(np.asarray(batch_probabilities, dtype=np.float32))
+            loss_sum += float(batch_loss) * count  # evaluate weighs batches by size
         labels.append(label_indices)
-        loss_sum += float(batch_loss) * len(pixels)  # evaluate weighs batches by size
     if not probabilities:
         return np.empty((0, classes), np.float32), np.empty(0, np.int64), float("nan")
     labels = np.concatenate(labels)

@@ -23,6 +23,7 @@ from catdog_queue.training.devices import (
 from catdog_queue.training.evaluation import confusion_matrix, evaluate
 from catdog_queue.training.execution import plan_execution
 from catdog_queue.training.feeds import MemoryFeed, StreamFeed
+from catdog_queue.training.fitting_batches import is_out_of_memory, training_out_of_memory
 from catdog_queue.training.job_model import mixed_precision_in_use, new_model, one_device_copy
 from catdog_queue.training.outputs import best_epoch, held_out_digest, history_per_epoch, save_model
 from catdog_queue.training.parallel import pad_fit_arguments
@@ -210,13 +211,18 @@ def _fit(model, feed, options, plan, checkpoints, on_progress, first_epoch, earl
             )
         )
     arguments = feed.fit_arguments(first_epoch, options.epochs)
-    return model.fit(
-        **pad_fit_arguments(arguments, plan.placement.replicas),
-        initial_epoch=first_epoch,
-        epochs=options.epochs,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    try:
+        return model.fit(
+            **pad_fit_arguments(arguments, plan.placement.replicas),
+            initial_epoch=first_epoch,
+            epochs=options.epochs,
+            callbacks=callbacks,
+            verbose=0,
+        )
+    except Exception as error:
+        if is_out_of_memory(error):
+            raise training_out_of_memory(error, options.batch_size) from error
+        raise
 
 
 def _evaluate_and_save(model, feed, options, output_dir):

@@ -11,6 +11,7 @@ import numpy as np
 # Imported for its registration: models trained here hold its augmentation layer.
 from catdog_queue.training import augmentation  # noqa: F401
 from catdog_queue.training.catalogue import plan_windows
+from catdog_queue.training.fitting_batches import FittingBatches
 from catdog_queue.training.windows import batches
 
 PROGRESS_INTERVAL_S = 1.0
@@ -45,7 +46,8 @@ def predict_shards(
 
     The worker holds two shards at most (the one predicted, the next being
     read), however many images the folder has. ``tta="flip"`` averages each
-    image's probabilities with its mirror's.
+    image's probabilities with its mirror's. A batch the device has no memory
+    for is halved (``training.fitting_batches``).
     """
     expected = tuple(model.input_shape[1:])
     if catalogue.image_shape != expected:
@@ -57,9 +59,13 @@ def predict_shards(
     windows = plan_windows(catalogue, np.arange(total), window_shards=1)
     labels = np.zeros(total, dtype=np.int64)  # unused: prediction needs no labels
     done, last_report = 0, 0.0
+    fitting = FittingBatches(batch_size)
     for pixels, _ in batches(catalogue, fetch, [windows], batch_size, labels):
-        outputs[done : done + len(pixels)] = predict_batch(model, pixels, tta)
-        done += len(pixels)
+        for probabilities, count in fitting.apply(
+            lambda part: predict_batch(model, part, tta), pixels
+        ):
+            outputs[done : done + count] = probabilities
+            done += count
         now = time.monotonic()
         if on_progress is not None and now - last_report >= PROGRESS_INTERVAL_S:
             last_report = now
