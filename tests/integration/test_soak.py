@@ -24,7 +24,7 @@ import pytest
 
 from catdog_queue.client.local_cluster import REPOSITORY_ROOT, LocalCluster
 from catdog_queue.shared import registry
-from tests.faults import kill_worker, pool_children, restart_redis
+from tests.faults import kill_worker, pool_children, restart_redis, wait_for
 from tests.images import make_separable_images
 from tests.integration.conftest import clean_environment, client_app
 
@@ -168,13 +168,14 @@ class Chaos(threading.Thread):
 
     def _wait_until_ready(self, hostname_prefix: str, timeout_s: float = 120) -> None:
         """Until the worker's registry entry (written once it is ready) is there."""
-        deadline = time.monotonic() + timeout_s
-        while not any(
-            worker.hostname.startswith(hostname_prefix)
-            for worker in registry.live_workers(self.cluster.redis())
-        ):
-            assert time.monotonic() < deadline, f"{hostname_prefix}* never became ready"
-            time.sleep(0.1)
+        wait_for(
+            lambda: any(
+                worker.hostname.startswith(hostname_prefix)
+                for worker in registry.live_workers(self.cluster.redis())
+            ),
+            timeout_s,
+            explain=lambda: f"{hostname_prefix}* never became ready",
+        )
 
     def run(self) -> None:
         try:
@@ -202,26 +203,34 @@ class Chaos(threading.Thread):
 
     def _a_task_held_by(self, hostname_prefix: str, timeout_s: float = 180) -> str:
         """The id of a task that a worker's registry entry says it holds."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for worker in registry.live_workers(self.cluster.redis()):
-                if worker.hostname.startswith(hostname_prefix) and worker.tasks:
-                    return worker.tasks[0]["id"]
-            time.sleep(0.2)
-        raise AssertionError(f"{hostname_prefix}* held no task within {timeout_s}s")
+        held = []
+
+        def holds_a_task() -> bool:
+            held[:] = [
+                worker.tasks[0]["id"]
+                for worker in registry.live_workers(self.cluster.redis())
+                if worker.hostname.startswith(hostname_prefix) and worker.tasks
+            ]
+            return bool(held)
+
+        wait_for(holds_a_task, timeout_s, 0.2, lambda: f"{hostname_prefix}* held no task")
+        return held[0]
 
     def _a_training_at(self, least_epoch: int, task_id=None, timeout_s: float = 180):
         """``(task id, epoch)`` of a training task at ``least_epoch`` or later, from its state."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            ids = [task_id] if task_id else self._train_task_ids()
-            for candidate in ids:
+        found = []
+
+        def a_training_there() -> bool:
+            for candidate in [task_id] if task_id else self._train_task_ids():
                 result = self.app.AsyncResult(candidate)
                 info = result.info if isinstance(result.info, dict) else {}
                 if result.state == "TRAINING" and info.get("epoch", 0) >= least_epoch:
-                    return candidate, info["epoch"]
-            time.sleep(0.05)
-        raise AssertionError(f"no training reached epoch {least_epoch} in {timeout_s}s")
+                    found.append((candidate, info["epoch"]))
+                    return True
+            return False
+
+        wait_for(a_training_there, timeout_s, explain=lambda: f"no training at epoch {least_epoch}")
+        return found[-1]
 
     def _train_task_ids(self) -> list[str]:
         keys = self.cluster.redis().scan_iter(match="celery-task-meta-*-train*", count=1000)

@@ -9,7 +9,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from catdog_queue.client.broker import check_reachable
 from catdog_queue.client.local_cluster import REPOSITORY_ROOT, free_loopback_port
 from catdog_queue.workers import worker_command
+from tests.faults import wait_for
 from tests.images import make_separable_images
 from tests.inputs import unavailable
 from tests.integration.conftest import clean_environment, run_submit
@@ -61,14 +61,7 @@ def tls_cluster(tmp_path_factory):
     url = (
         f"rediss://:{password}@127.0.0.1:{port}/0?ssl_cert_reqs=required&ssl_ca_certs={certificate}"
     )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            check_reachable(url)
-            break
-        except Exception:
-            assert time.monotonic() < deadline, "the TLS redis-server did not come up"
-            time.sleep(0.2)
+    wait_for(lambda: answers(url), 20, 0.2, lambda: "the TLS redis-server did not come up")
     environment = clean_environment() | {
         "CELERY_BROKER_URL": url,
         "CATDOG_DATA_ROOT": str(tmp_path_factory.getbasetemp()),
@@ -113,3 +106,11 @@ def test_a_job_runs_through_a_tls_redis(tls_cluster, tmp_path):
     assert metrics["images_used"] == 20 and (out / "model.keras").exists()
     assert "rediss://:***@127.0.0.1" in process.stderr
     assert "tls-secret" not in process.stderr + process.stdout
+
+
+def answers(url: str) -> bool:
+    try:
+        check_reachable(url)
+    except Exception:
+        return False  # not listening yet
+    return True
