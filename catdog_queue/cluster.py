@@ -55,6 +55,19 @@ class Cluster:
         self.broker_url = broker_url
         _open_cluster = self
 
+    @classmethod
+    def attached(cls, session, broker_url=None) -> "Cluster":
+        """A cluster around a session connected elsewhere: ``submit.py``'s, which connects
+        only once its job is planned, with the job's id and log folder.
+
+        It is not this process's open cluster (``start``/``connect``), and closing it
+        does nothing: whoever connected the session stops it.
+        """
+        cluster = cls.__new__(cls)
+        cluster.session, cluster.broker_url = session, broker_url
+        cluster._stack, cluster._saved_environment = ExitStack(), {}
+        return cluster
+
     @property
     def embedded(self) -> bool:
         return self.session.cluster is not None

@@ -1,8 +1,9 @@
 """A handle on one submitted job: wait for it, ask its status, cancel it, read its results.
 
 Following and collecting are the command line's own (``client.flow.follow``
-and each kind's ``collect_results``), so a job waited for here leaves the
-same files in its output folder as ``submit.py`` would.
+and each kind's ``collect_results``), and ``submit.py`` train, compare and
+predict follow their jobs through this same handle: a job waited for here
+leaves the same files in its output folder as ``submit.py`` would.
 """
 
 import csv
@@ -36,15 +37,17 @@ class Job:
         done = "collected" if self.collected is not None else "not waited for"
         return f"<{self.kind} job {self.job_id}, {done}, results in {self.out}>"
 
-    def wait(self) -> "Job":
+    def wait(self, progress_class=NotebookProgress) -> "Job":
         """Follow the job to its end with progress bars; its files go into ``self.out``.
 
         Raises ``JobFailed`` (``catdog_queue.JobFailed``) if it failed or was cancelled.
+        ``progress_class`` draws the bars: widgets in Jupyter by default; ``submit.py``
+        passes the terminal's own (``client.progress.JobProgress``).
         """
         if self.collected is None:
             session = self.cluster.session
             with ExitStack() as stack:
-                followed = _follow(session, stack, self.record, self._timings)
+                followed = _follow(session, stack, self.record, self._timings, progress_class)
                 self.collected = self._collector.collect_results(
                     session, self.record, followed, self.out, self._timings, self._started
                 )
@@ -137,7 +140,7 @@ def keras_history(epochs: list[dict]) -> dict:
     return {name: [epoch.get(name) for epoch in epochs] for name in names}
 
 
-def _follow(session, stack, record, timings):
+def _follow(session, stack, record, timings, progress_class):
     from catdog_queue.client.flow import follow
 
-    return follow(session, stack, record, timings, progress_class=NotebookProgress)
+    return follow(session, stack, record, timings, progress_class=progress_class)

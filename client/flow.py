@@ -3,9 +3,10 @@
 ``submit`` sends a job (checking the shard cache first, uploading files when
 the workers cannot see them, saving the job's record); ``follow`` waits for
 its decoding and then its long tasks, with progress; each kind's command
-module collects the results into the output folder. ``status``, ``fetch``,
-``cancel`` and ``resume`` reuse the same pieces on a record read back from
-Redis.
+module collects the results into the output folder. A new job goes through
+the Python API's ``Job`` handle, from a notebook or from ``submit.py``
+(``client.commands.submit_job``); ``status``, ``fetch``, ``cancel`` and
+``resume`` reuse the same pieces on a record read back from Redis.
 """
 
 import os
@@ -141,32 +142,6 @@ def print_detached(job_id: str) -> None:
     print(f"job {job_id} submitted")
     print(f"  python submit.py status {job_id}      # phase and progress")
     print(f"  python submit.py fetch {job_id} --out runs/{job_id}   # results, once done")
-
-
-def run_job(args, record, collector, timings: dict, started: float, prepare=None) -> int:
-    """Submit a new job and, unless ``--detach``, follow it and collect its results.
-
-    ``collector`` is the kind's command module: ``output_path(out, job_id)``,
-    ``log_dir(args, out, job_id)``, ``collect_results(...)`` and ``report(...)``;
-    ``prepare(session, record)`` runs once connected, before the job is sent.
-    """
-    from contextlib import ExitStack
-
-    from catdog_queue.client.session import connect
-
-    out = collector.output_path(args.out, record.job_id)
-    require_writable(out.parent if out.suffix else out)  # before hours of work, not after
-    with ExitStack() as stack:
-        session = connect(args, record.job_id, collector.log_dir(args, out, record.job_id), stack)
-        session.start_workers(data_roots(record))
-        timings |= session.timings
-        send_job(session, args, record, prepare)
-        if getattr(args, "detach", False):
-            print_detached(record.job_id)
-            return 0
-        followed = follow(session, stack, record, timings)
-        collected = collector.collect_results(session, record, followed, out, timings, started)
-    return collector.report(collected, out)
 
 
 def send_job(session, args, record, prepare=None) -> None:

@@ -67,7 +67,7 @@ def weights_option(given: str | None) -> str | None:
 
 
 def upload_weights(args):
-    """A ``prepare(session, record)`` for ``run_job`` that stores ``--weights PATH``, or None."""
+    """A ``prepare(session, record)`` for ``send_job`` that stores ``--weights PATH``, or None."""
     given = getattr(args, "weights", None)
     if given is None or given in ("imagenet", "none"):
         return None

@@ -9,14 +9,14 @@ from catdog_queue.client import collect, plots
 from catdog_queue.client.commands.common import (
     require_standing_cluster_for_detach,
     training_options,
-    upload_weights,
 )
+from catdog_queue.client.commands.submit_job import submit_and_follow
 from catdog_queue.client.commands.train import warning_sentences
-from catdog_queue.client.flow import run_job
 from catdog_queue.client.output import OutputFolder
 from catdog_queue.client.session import new_job_id
 from catdog_queue.jobs import compare as compare_job
 from catdog_queue.jobs.records import DataPart, JobRecord, listing_summary
+from catdog_queue.launch import planned_compare
 from catdog_queue.shared.listing import list_labelled_images, plan_shards, require_trainable
 from catdog_queue.shared.options import MODEL_DEFAULTS
 
@@ -58,12 +58,9 @@ def _optimizers(args, several_models: bool) -> list:
 
 
 def run_compare(args) -> int:
+    """Plan, send and follow the job as ``catdog_queue.compare()`` does (``submit_job``)."""
     require_standing_cluster_for_detach(args)
-    started = time.perf_counter()
-    record = plan_compare(args)
-    timings = {"list_s": time.perf_counter() - started}
-    prepare = upload_weights(args)
-    return run_job(args, record, sys.modules[__name__], timings, started, prepare=prepare)
+    return submit_and_follow(args, planned_compare(args))
 
 
 def plan_compare(args) -> JobRecord:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from catdog_queue.client import predictions
 from catdog_queue.client.commands.common import require_images, require_standing_cluster_for_detach
-from catdog_queue.client.flow import run_job
+from catdog_queue.client.commands.submit_job import submit_and_follow
 from catdog_queue.client.output import OutputFolder
 from catdog_queue.client.session import new_job_id
 from catdog_queue.jobs.records import DataPart, JobRecord, listing_summary
+from catdog_queue.launch import planned_predict
 from catdog_queue.shared import settings
 from catdog_queue.shared.layout import DESCRIPTIONS, NAMES
 from catdog_queue.shared.listing import list_images, plan_shards
@@ -18,16 +19,13 @@ from catdog_queue.shared.options import PredictOptions
 
 
 def run_predict(args) -> int:
+    """Plan, send and follow the job as ``catdog_queue.predict()`` does (``submit_job``)."""
     require_standing_cluster_for_detach(args)
-    started = time.perf_counter()
-    record, model_bytes = plan_predict(args)
-    timings = {"list_s": time.perf_counter() - started}
-    prepare = model_uploader(model_bytes)
-    return run_job(args, record, sys.modules[__name__], timings, started, prepare=prepare)
+    return submit_and_follow(args, planned_predict(args))
 
 
 def model_uploader(model_bytes: bytes):
-    """A ``prepare(session, record)`` for ``run_job``: the model goes to Redis, where the
+    """A ``prepare(session, record)`` for ``send_job``: the model goes to Redis, where the
     ``gpu`` worker reads it."""
 
     def put_model(session, record):

@@ -12,12 +12,12 @@ from catdog_queue.client.commands.common import (
     require_images,
     require_standing_cluster_for_detach,
     training_options,
-    upload_weights,
 )
-from catdog_queue.client.flow import run_job
+from catdog_queue.client.commands.submit_job import submit_and_follow
 from catdog_queue.client.output import OutputFolder
 from catdog_queue.client.session import new_job_id
 from catdog_queue.jobs.records import DataPart, JobRecord, listing_summary
+from catdog_queue.launch import planned_train
 from catdog_queue.shared.layout import DESCRIPTIONS
 from catdog_queue.shared.listing import (
     list_images,
@@ -29,12 +29,9 @@ from catdog_queue.shared.options import PredictOptions
 
 
 def run_train(args) -> int:
+    """Plan, send and follow the job as ``catdog_queue.train()`` does (``submit_job``)."""
     require_standing_cluster_for_detach(args)
-    started = time.perf_counter()
-    record = plan_train(args)
-    timings = {"list_s": time.perf_counter() - started}
-    prepare = upload_weights(args)
-    return run_job(args, record, sys.modules[__name__], timings, started, prepare=prepare)
+    return submit_and_follow(args, planned_train(args))
 
 
 def plan_train(args) -> JobRecord:
