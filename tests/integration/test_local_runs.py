@@ -3,11 +3,11 @@
 import json
 import re
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from catdog_queue.shared.waiting import wait_until
 from tests.images import make_separable_images
 from tests.integration.conftest import run_submit, start_submit
 from tests.integration.test_submit_cli import (
@@ -28,9 +28,7 @@ def interrupt_twice(client, job_id: str):
     begun to go (the first was handled), and while the client is still running."""
     workers = len(processes_mentioning(job_id))
     client.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + 30
-    while len(processes_mentioning(job_id)) >= workers and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(processes_mentioning(job_id)) < workers, 30, interval_s=0.01)
     assert client.poll() is None, "the client ended before a second Ctrl-C could reach it"
     client.send_signal(signal.SIGINT)
 
