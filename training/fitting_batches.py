@@ -32,6 +32,10 @@ def is_out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` says the device (or the host) had no memory for the step."""
     if isinstance(error, MemoryError):
         return True
+    if type(error).__module__.split(".")[0] == "redis":
+        # redis-py's OutOfMemoryError is Redis's maxmemory refusing a write (a checkpoint
+        # saved mid-fit): a smaller batch would not help.
+        return False
     text = f"{type(error).__name__}: {error}"
     return any(marker in text for marker in OUT_OF_MEMORY_MARKERS)
 

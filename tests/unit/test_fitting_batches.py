@@ -46,6 +46,13 @@ def test_other_errors_are_not_out_of_memory(error):
     assert not is_out_of_memory(error)
 
 
+def test_redis_full_is_not_the_device_out_of_memory():
+    from redis.exceptions import OutOfMemoryError as RedisOutOfMemory
+
+    full = RedisOutOfMemory("OOM command not allowed when used memory > 'maxmemory'.")
+    assert not is_out_of_memory(full)
+
+
 def step_that_fits(limit: int, seen: list):
     def step(pixels):
         if len(pixels) > limit:
