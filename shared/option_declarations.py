@@ -22,6 +22,7 @@ from catdog_queue.shared.options import (
     SCHEDULES,
     TTA_MODES,
 )
+from catdog_queue.shared.settings import DEFAULT_MEMORY_BUDGET_MB
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ TRAINING_COMMAND_LINE = {
     ),
     "data_mode": CommandLineOption(
         "memory: the gpu worker holds every image; stream: it reads shards from Redis a window"
-        " at a time; auto: memory up to CATDOG_MEMORY_BUDGET_MB of pixels (1024)",
+        " at a time; auto: memory up to CATDOG_MEMORY_BUDGET_MB of pixels"
+        f" ({DEFAULT_MEMORY_BUDGET_MB})",
         choices=DATA_MODES,
     ),
     "weights": CommandLineOption(

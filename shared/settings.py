@@ -194,10 +194,13 @@ def shard_max_bytes() -> int:
     return _whole_number_from_env("CATDOG_SHARD_MAX_BYTES", 64_000_000)
 
 
+DEFAULT_MEMORY_BUDGET_MB = 1024
+
+
 def memory_budget_bytes() -> int:
     """``CATDOG_MEMORY_BUDGET_MB``: ``--data-mode auto`` trains in memory up to this many
     pixel bytes (the gpu worker then holds about twice that), and streams above."""
-    return _whole_number_from_env("CATDOG_MEMORY_BUDGET_MB", 1024, 2**20)
+    return _whole_number_from_env("CATDOG_MEMORY_BUDGET_MB", DEFAULT_MEMORY_BUDGET_MB, 2**20)
 
 
 def stream_window_bytes() -> int:

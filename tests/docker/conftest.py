@@ -28,7 +28,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -36,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from catdog_queue.shared import redis_acl
+from tests.faults import wait_for
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DOCKER_DIR = REPOSITORY_ROOT / "docker"
@@ -277,18 +277,20 @@ class ComposeCluster:
 
     def wait_until_ready(self, workers: int, timeout_s: float = 240.0) -> None:
         """Until Flower answers and sees ``workers`` workers (the gpu worker included)."""
-        deadline = time.monotonic() + timeout_s
-        last = None
-        while True:
+        last = [None]
+
+        def enough_workers() -> bool:
             try:
                 _, listed = self.flower_get("/api/workers?refresh=1")
-                last = sorted(listed)
-                if len(listed) >= workers:
-                    return
             except (OSError, ValueError) as error:
-                last = error
-            assert time.monotonic() < deadline, f"workers not ready: {last}\n{self.logs()}"
-            time.sleep(2)
+                last[0] = error  # Flower not up yet
+                return False
+            last[0] = sorted(listed)
+            return len(listed) >= workers
+
+        wait_for(
+            enough_workers, timeout_s, 2, lambda: f"workers not ready: {last[0]}\n{self.logs()}"
+        )
 
 
 def _field(client_info: str, name: str) -> str | None:

@@ -25,6 +25,7 @@ from tests.docker.conftest import (
     start_submit,
     submit,
 )
+from tests.faults import wait_for
 from tests.images import make_separable_images
 
 pytestmark = pytest.mark.docker
@@ -248,14 +249,16 @@ def test_flower_lists_a_jobs_tasks_with_the_password(compose_cluster, tmp_path):
     data_set(compose_cluster, "flower", per_label=20, seed=3)
     metrics = train(compose_cluster, "flower", tmp_path / "out", "--shard-size", 20)
     job_id = metrics["job_id"]
-    deadline = time.monotonic() + 60
-    while True:
+    answers = []
+
+    def every_task_succeeded() -> bool:
         status, tasks = compose_cluster.flower_get("/api/tasks?limit=1000")
         mine = {task_id: task for task_id, task in tasks.items() if task_id.startswith(job_id)}
-        if len(mine) == 3 and all(task["state"] == "SUCCESS" for task in mine.values()):
-            break
-        assert time.monotonic() < deadline, mine
-        time.sleep(1)
+        answers.append((status, mine))
+        return len(mine) == 3 and all(task["state"] == "SUCCESS" for task in mine.values())
+
+    wait_for(every_task_succeeded, 60, 1, lambda: str(answers[-1:]))
+    status, mine = answers[-1]
     assert status == 200
     assert {task_id: task["name"] for task_id, task in mine.items()} == {
         f"{job_id}-decode-0": "catdog.decode_shard",
@@ -331,8 +334,9 @@ def _pause_a_worker_holding_a_task(cluster, job_id: str, timeout_s: float) -> tu
     """Freeze a CPU worker that holds an unfinished decode task of the job (so the kill
     lands mid-task, not between two tasks); returns (container id, the tasks it holds)."""
     workers = [container["Id"] for container in cluster.containers("cpu-worker")]
-    deadline = time.monotonic() + timeout_s
-    while True:
+    paused = []
+
+    def one_paused_holding_a_task() -> bool:
         for worker in workers:
             run(["docker", "pause", worker], 60)
             holding = set()
@@ -343,9 +347,15 @@ def _pause_a_worker_holding_a_task(cluster, job_id: str, timeout_s: float) -> tu
                 if not holding:
                     run(["docker", "unpause", worker], 60)
             if holding:
-                return worker, holding
-        assert time.monotonic() < deadline, f"no worker seen holding a decode task of {job_id}"
-        time.sleep(0.05)
+                paused.append((worker, holding))
+                return True
+        return False
+
+    wait_for(
+        one_paused_holding_a_task, timeout_s,
+        explain=lambda: f"no worker seen holding a decode task of {job_id}",
+    )  # fmt: skip
+    return paused[0]
 
 
 def test_the_gpu_worker_answers_while_it_trains_and_replaces_a_killed_pool_process(
@@ -386,15 +396,15 @@ def test_the_gpu_worker_answers_while_it_trains_and_replaces_a_killed_pool_proce
 def _wait_for_epoch(cluster, task_id: str, epoch: int, timeout_s: float) -> None:
     """Until the task's state (in Redis, as the client reads it) says TRAINING at ``epoch``."""
     client = cluster.redis("client")
-    deadline = time.monotonic() + timeout_s
+    seen = [{}]
+
+    def at_the_epoch() -> bool:
+        raw = client.get(f"celery-task-meta-{task_id}")
+        seen[0] = meta = json.loads(raw) if raw else {}
+        return meta.get("status") == "TRAINING" and meta["result"].get("epoch", 0) >= epoch
+
     try:
-        while True:
-            raw = client.get(f"celery-task-meta-{task_id}")
-            meta = json.loads(raw) if raw else {}
-            if meta.get("status") == "TRAINING" and meta["result"].get("epoch", 0) >= epoch:
-                return
-            assert time.monotonic() < deadline, f"{task_id}: {meta}\n{cluster.logs()}"
-            time.sleep(0.2)
+        wait_for(at_the_epoch, timeout_s, 0.2, lambda: f"{task_id}: {seen[0]}\n{cluster.logs()}")
     finally:
         client.close()
 
@@ -475,14 +485,13 @@ def test_a_restarted_redis_keeps_the_shard_cache(compose_cluster, tmp_path):
 def _wait_for_redis(cluster, timeout_s: float) -> None:
     import redis
 
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def answers() -> bool:
         client = redis.Redis.from_url(cluster.broker_url(), socket_timeout=5)
         try:
-            if client.ping():
-                return
+            return bool(client.ping())
         except redis.RedisError:
-            assert time.monotonic() < deadline, f"redis not back:\n{cluster.logs()}"
-            time.sleep(0.5)
+            return False  # not back yet
         finally:
             client.close()
+
+    wait_for(answers, timeout_s, 0.5, lambda: f"redis not back:\n{cluster.logs()}")

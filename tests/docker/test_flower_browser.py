@@ -10,12 +10,12 @@ docs/ was made so).
 import base64
 import os
 import shutil
-import time
 
 import pytest
 
 from tests.docker.browser import BrowserError, Chromium, find_chromium
 from tests.docker.conftest import finish, readable_copy_of_images, start_submit, unavailable
+from tests.faults import wait_for
 from tests.images import make_separable_images
 
 pytestmark = pytest.mark.docker
@@ -87,14 +87,17 @@ def _wait_for_training(cluster, job_id: str, decode_tasks: int, timeout_s: float
     """Until Flower's task list (built from the workers' events) has every decode task done
     and the train task STARTED: the gpu worker's main process sends the train task's events
     while its pool process trains."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    decoded = [f"{job_id}-decode-{n}" for n in range(decode_tasks)]
+    train = [None]
+
+    def decoded_and_training() -> bool:
         _, tasks = cluster.flower_get("/api/tasks?limit=1000")
-        decoded = [f"{job_id}-decode-{n}" for n in range(decode_tasks)]
-        train = tasks.get(f"{job_id}-train", {}).get("state")
-        if train == "STARTED" and all(
+        train[0] = tasks.get(f"{job_id}-train", {}).get("state")
+        return train[0] == "STARTED" and all(
             tasks.get(task_id, {}).get("state") == "SUCCESS" for task_id in decoded
-        ):
-            return
-        assert time.monotonic() < deadline, f"{job_id}: decode not done, or train {train}"
-        time.sleep(0.5)
+        )
+
+    wait_for(
+        decoded_and_training, timeout_s, 0.5,
+        lambda: f"{job_id}: decode not done, or train {train[0]}",
+    )  # fmt: skip

@@ -125,3 +125,11 @@ def test_arguments_adds_no_declared_option_by_hand():
     }
     # predict's --model is the trained model's file, not TrainingOptions.model.
     assert by_hand == {("_add_predict", "--model")}
+
+
+def test_the_data_mode_help_quotes_the_memory_budget_the_settings_default_to(monkeypatch):
+    from catdog_queue.shared.settings import DEFAULT_MEMORY_BUDGET_MB, memory_budget_bytes
+
+    monkeypatch.delenv("CATDOG_MEMORY_BUDGET_MB", raising=False)
+    assert f"({DEFAULT_MEMORY_BUDGET_MB})" in TRAINING_COMMAND_LINE["data_mode"].help
+    assert memory_budget_bytes() == DEFAULT_MEMORY_BUDGET_MB * 2**20
