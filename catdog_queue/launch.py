@@ -71,25 +71,25 @@ class PlannedJob:
 def planned_train(arguments) -> PlannedJob:
     """Plan a train job: ``train()`` and ``submit.py train`` alike."""
     from catdog_queue.client.commands import train as train_command
-    from catdog_queue.client.commands.common import upload_weights
 
-    started = time.perf_counter()
-    record = train_command.plan_train(arguments)
-    timings = {"list_s": time.perf_counter() - started}
-    prepare = upload_weights(arguments)
-    return PlannedJob(arguments, record, train_command, timings, started, prepare)
+    return _planned_training(arguments, train_command, train_command.plan_train)
 
 
 def planned_compare(arguments) -> PlannedJob:
     """Plan a compare job: ``compare()`` and ``submit.py compare`` alike."""
     from catdog_queue.client.commands import compare as compare_command
+
+    return _planned_training(arguments, compare_command, compare_command.plan_compare)
+
+
+def _planned_training(arguments, command, plan) -> PlannedJob:
+    """A training job (train or compare) planned by ``plan``; ``--weights PATH`` uploaded."""
     from catdog_queue.client.commands.common import upload_weights
 
     started = time.perf_counter()
-    record = compare_command.plan_compare(arguments)
+    record = plan(arguments)
     timings = {"list_s": time.perf_counter() - started}
-    prepare = upload_weights(arguments)
-    return PlannedJob(arguments, record, compare_command, timings, started, prepare)
+    return PlannedJob(arguments, record, command, timings, started, upload_weights(arguments))
 
 
 def planned_predict(arguments) -> PlannedJob:
